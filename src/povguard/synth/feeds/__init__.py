@@ -1,0 +1,1 @@
+"""Department feeds of the twin: specs, builders, defects and writers."""
