@@ -179,6 +179,7 @@ class Simulator:
         first = (self.first_month + m.astype("timedelta64[M]")).astype("datetime64[D]")
         starts: np.ndarray = (first - EPOCH_DAY).astype(np.int64)
         return starts
+
     def _days_in(self, m: int) -> int:
         return self.month_start(m + 1) - self.month_start(m)
 
@@ -242,7 +243,7 @@ class Simulator:
                 event_id=ids,
                 day=day if day is not None else day_in_month(k),
                 hh=hh if hh is not None else self.pop.persons.hh[idx_p],
-                person=idx_p if hh is None else np.full(k, -1),
+                person=idx_p,
                 kind=EV[kind],
                 amount=np.broadcast_to(np.asarray(amount, dtype=np.float64), (k,)).copy(),
                 info=np.broadcast_to(np.asarray(info, dtype=object), (k,)).copy(),

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from povguard.errors import ConfigError
 from povguard.synth.dynamics import EVENT_KINDS, AssistanceHook, Simulator
 from povguard.synth.feeds.builders import FeedBuilder
-from povguard.synth.feeds.defects import apply_defects, render_clean
+from povguard.synth.feeds.defects import LOG_SCHEMA, apply_defects, render_clean
 from povguard.synth.feeds.sources import SOURCES
 from povguard.synth.feeds.writers import write_feed
 from povguard.synth.geography import (
@@ -283,18 +283,20 @@ def _write_month(
                 if dirty is None
                 else pa.concat_tables([dirty, redo.select(dirty.column_names)])
             )
+            k = redo.num_rows
             fix_log = pa.table(
                 {
-                    "source": [spec.source] * redo.num_rows,
-                    "period": [period] * redo.num_rows,
+                    "source": [spec.source] * k,
+                    "period": [period] * k,
                     "row_uid": redo["_row_uid"],
-                    "defect": ["correction_redelivered"] * redo.num_rows,
-                    "column": [""] * redo.num_rows,
-                    "clean_value": [""] * redo.num_rows,
-                    "dirty_value": [""] * redo.num_rows,
-                }
+                    "defect": ["correction_redelivered"] * k,
+                    "column": [None] * k,
+                    "clean_value": [None] * k,
+                    "dirty_value": [None] * k,
+                },
+                schema=LOG_SCHEMA,
             )
-            dlog = fix_log if dlog is None else pa.concat_tables([dlog, fix_log.cast(dlog.schema)])
+            dlog = fix_log if dlog is None else pa.concat_tables([dlog, fix_log])
         assert dirty is not None and dlog is not None
         path = feed_dir / f"{spec.source}.{spec.extension}"
         n = write_feed(dirty, spec, path, county=county, period=period, created=created_date)

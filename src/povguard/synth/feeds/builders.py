@@ -249,9 +249,7 @@ class FeedBuilder:
         settle = np.where(
             lag > 0, self.sim.month_start(m + 1) + self.rng.integers(0, 25, n), settle
         )
-        settle = np.minimum(
-            settle, self.sim.month_starts(m + lag + 1) - 1
-        )
+        settle = np.minimum(settle, self.sim.month_starts(m + lag + 1) - 1)
         cols = {
             "settlement_no": self._keys(
                 "medical_claims", n, f"JS{info['county_code'][0] if n else ''}", 10
@@ -535,9 +533,7 @@ class FeedBuilder:
         info = self.person(idx)
         lag = self._lag(n, *cp.disability_latency)
         cov = self.rng.random(n) < cp.disability_coverage
-        issue = np.array(
-            self.sim.month_starts(m + lag), dtype=np.int64
-        ) + self._lag(n, 0, 27)
+        issue = np.array(self.sim.month_starts(m + lag), dtype=np.int64) + self._lag(n, 0, 27)
         self.emit(
             "disability",
             m,
