@@ -437,6 +437,11 @@ class PolicyTruthParams(_Section):
     income_drop_share: float = P(
         0.5, "income of the last 3 months below this share of the usual level is a sharp drop"
     )
+    collapse_share: float = P(
+        0.5,
+        "a sharp drop is a sudden hardship when the current yearly income rate per person "
+        "is below this share of the line",
+    )
     onset_gap_months: int = P(
         6, "a new at-risk spell (onset) needs this many months without risk before it"
     )

@@ -107,7 +107,8 @@ class TruthTracker:
         heavy_rigid = (rigid > tp.hardship_rigid_share * np.maximum(income, 1)) & (
             (income - rigid) / safe_members < line
         )
-        collapse = income_drop & shock & (recent * 4 / safe_members < line)
+        # a sharp drop counts when the current income rate is far below the line
+        collapse = income_drop & shock & (recent * 4 / safe_members < tp.collapse_share * line)
         hardship = ~below & (heavy_rigid | collapse)
         status = np.where(below, np.where(h.former_poor, 1, 2), np.where(hardship, 3, 0)).astype(
             np.int8

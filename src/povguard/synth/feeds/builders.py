@@ -393,7 +393,7 @@ class FeedBuilder:
             "stage": stage,
             "status": np.full(n, status, dtype=object),
             "change_date": d0 + self.rng.integers(0, 28, n),
-            "village": _obj(np.char.add(info["village"].astype(str), info["address"].astype(str))),
+            "village": _obj(np.char.add(info["township"].astype(str), info["address"].astype(str))),
             "fees": fees if status == "在读" else np.zeros(n),
             "aid": aid if status == "在读" else np.zeros(n),
         }
@@ -451,7 +451,7 @@ class FeedBuilder:
             "village": info["village"],
             "head_name": info["name"],
             "head_id": info["id"],
-            "address": _obj(np.char.add(info["village"].astype(str), info["address"].astype(str))),
+            "address": _obj(np.char.add(info["township"].astype(str), info["address"].astype(str))),
             "assess_date": day,
             "grade": np.array(HOUSE_GRADES, dtype=object)[h.house[hh]],
             "structure": structure,
@@ -551,7 +551,7 @@ class FeedBuilder:
                 "grade": _GRADES_ZH[p.disab[idx]],
                 "issue_date": issue,
                 "address": _obj(
-                    np.char.add(info["village"].astype(str), info["address"].astype(str))
+                    np.char.add(info["township"].astype(str), info["address"].astype(str))
                 ),
             },
             m + lag,
@@ -621,7 +621,7 @@ class FeedBuilder:
                     "relation": info["relation"],
                     "change_date": out.events["day"][sel].astype(np.int64),
                     "address": _obj(
-                        np.char.add(info["village"].astype(str), info["address"].astype(str))
+                        np.char.add(info["township"].astype(str), info["address"].astype(str))
                     ),
                 },
                 m + lag,
