@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck twin bench-synth clean
+.PHONY: install test lint typecheck demo twin bench-synth bench-cycle clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,13 +24,21 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest -q
 
+## Generate a one-county twin, run every monthly cycle, evaluate, serve http://127.0.0.1:8000
+demo: $(STAMP)
+	$(BIN)/povguard demo --out demo
+
 ## Generate a small twin (one county, 20,000 households, 18 months) under ./twin
 twin: $(STAMP)
 	$(BIN)/povguard synth --out twin --households 20000 --months 18 --counties 1
 
 ## Synthetic-twin benchmark (100k / 300k / 1M households x 12 months); writes bench/results/
 bench-synth: $(STAMP)
-	$(BIN)/python bench/bench_synth.py
+	$(BIN)/python bench/bench_synth.py --repeat 3
+
+## Monthly-cycle benchmark (DuckDB, and Spark for the same month); writes bench/results/
+bench-cycle: $(STAMP)
+	$(BIN)/python bench/bench_cycle.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache twin
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache twin demo povguard-data

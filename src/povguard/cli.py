@@ -34,7 +34,7 @@ def main(
 ) -> None:
     """povguard command line."""
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING,
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
     )
@@ -157,6 +157,88 @@ def calibration_markdown(rows: list[tuple[str, str, str, str]]) -> str:
     ]
     lines += [f"| `{n}` | {d} | {desc} | {src} |" for n, d, desc, src in rows]
     return "\n".join(lines) + "\n"
+
+
+def _settings(home: Path | None, engine: str | None) -> Any:
+    from povguard.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if home is not None:
+        overrides["home"] = home
+    if engine is not None:
+        overrides["engine"] = engine
+    return Settings(**overrides)
+
+
+@app.command()
+def cycle(
+    feeds: Annotated[Path, typer.Option("--feeds", help="folder with <YYYY-MM>/ sub-folders")],
+    period: Annotated[str | None, typer.Option(help="one period YYYY-MM")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every period in the feed folder")] = False,
+    registry: Annotated[
+        Path | None, typer.Option(help="registry folder (default: <feeds>/../registry)")
+    ] = None,
+    pack: Annotated[Path | None, typer.Option(help="policy pack YAML (default: national)")] = None,
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+    engine: Annotated[str | None, typer.Option(help="duckdb or spark (POVGUARD_ENGINE)")] = None,
+) -> None:
+    """运行月度监测 / Run the monthly cycle: ingest, link, indicators, screen, warnings.
+
+    Exit codes: 0 all files loaded; 1 finished but some files could not be read
+    (reported by name); 2 bad arguments or configuration.
+    """
+    from povguard.cycle.driver import run_periods
+
+    if bool(period) == all_:
+        _fail("give exactly one of --period YYYY-MM or --all")
+    try:
+        code = run_periods(
+            _settings(home, engine), feeds, None if all_ else period, registry, pack, console
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+        return
+    raise typer.Exit(code)
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="twin folder (with truth/ and registry/)")],
+    period: Annotated[
+        list[str] | None, typer.Option(help="period(s) to evaluate (default all)")
+    ] = None,
+    pack: Annotated[Path | None, typer.Option(help="policy pack used by the cycle")] = None,
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    no_fidelity: Annotated[
+        bool, typer.Option(help="skip the clean-records rule fidelity run")
+    ] = False,
+) -> None:
+    """评估 / Compare warnings with the twin's truth: precision, recall, lag, rule fidelity."""
+    from povguard.cycle.driver import run_evaluation
+
+    try:
+        run_evaluation(_settings(home, None), truth, period or None, pack, as_json, not no_fidelity)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo twin and data")] = Path("demo"),
+    households: Annotated[int, typer.Option(help="households of the demo county")] = 20000,
+    months: Annotated[int, typer.Option(help="months of feeds")] = 18,
+    seed: Annotated[int, typer.Option(help="random seed")] = 20250101,
+    serve: Annotated[bool, typer.Option(help="serve the web app afterwards")] = True,
+    port: Annotated[int, typer.Option(help="web port")] = 8000,
+) -> None:
+    """演示 / Generate a one-county twin, run every cycle, evaluate and serve the web app."""
+    from povguard.cycle.driver import run_demo
+
+    try:
+        run_demo(out, households, months, seed, serve, port, console)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,7 +132,9 @@ def test_every_death_reaches_public_security_unless_not_covered(twin: Twin) -> N
     for path in (out / "truth" / "feeds").glob("*/public_security.clean.parquet"):
         delivered |= set(pq.read_table(path)["_event_id"].to_pylist())
     assert (deaths & covered) <= delivered
-    assert 0.9 <= len(deaths & covered) / len(deaths) <= 1.0
+    flags = zip(ps["event_id"].to_pylist(), ps["covered"].to_pylist(), strict=True)
+    recorded = {e for e, c in flags if c and e in deaths}
+    assert 0.9 <= len(recorded) / len(deaths) < 1.0  # coverage 97%: some deaths never recorded
 
 
 def test_defects_are_recorded_at_realistic_rates(twin: Twin) -> None:

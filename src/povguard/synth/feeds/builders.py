@@ -815,7 +815,7 @@ class FeedBuilder:
             covered=cov,
         )
         if self._cal(m) in (3, 6, 9, 12):
-            ledger = np.flatnonzero((h.project >= 1) & (h.loan > 0))
+            ledger = np.flatnonzero((h.project == 1) & (h.loan > 0))  # running projects
             ledger = ledger[self._present(ledger)]
             self.emit("agriculture", m, self._project_rows(ledger, m), m)
 

@@ -1,0 +1,233 @@
+"""Command-line drivers of the cycle, the evaluation and the demo (rich output)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from povguard.cycle.publish import publish_registry, publish_warnings, record_run
+from povguard.cycle.run import CycleResult, ensure_registry, feed_periods, run_cycle
+from povguard.engine import open_engine
+from povguard.errors import ConfigError
+from povguard.policy import load_pack
+from povguard.settings import Settings
+
+log = logging.getLogger(__name__)
+STAGES = ("registry", "ingest", "link", "indicators", "screen", "publish")
+
+
+def _ops(settings: Settings) -> Any:
+    from povguard.store import make_engine, migrate, session_factory
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    migrate(settings.ops_url)
+    return session_factory(make_engine(settings.ops_url))
+
+
+def run_periods(
+    settings: Settings,
+    feeds: Path,
+    period: str | None,
+    registry: Path | None,
+    pack_path: Path | None,
+    console: Console,
+) -> int:
+    """Run one period or all periods; returns the exit code (1 if a file failed)."""
+    periods = feed_periods(feeds)
+    if period is not None:
+        if period not in periods:
+            raise ConfigError(
+                f"no folder {feeds / period} (periods: {', '.join(periods) or 'none'})"
+            )
+        periods = [period]
+    if not periods:
+        raise ConfigError(f"no YYYY-MM folders in {feeds}")
+    registry = registry or feeds.parent / "registry"
+    pack = load_pack(pack_path)
+    engine = open_engine(settings.engine, settings.home)
+    sessions = _ops(settings)
+    failed = 0
+    results: list[CycleResult] = []
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("月度监测 cycle", total=len(periods) * len(STAGES))
+            for p in periods:
+                started = dt.datetime.now(dt.UTC)
+
+                def step(name: str, p: str = p) -> None:
+                    bar.update(task, description=f"{p} {name}", advance=1)
+
+                loaded, _ = ensure_registry(engine, registry)
+                result = run_cycle(engine, p, feeds, registry, pack, progress=step)
+                step("publish")
+                with sessions() as session:
+                    if loaded or not _has_registry(session):
+                        publish_registry(session, registry, p)
+                    publish_warnings(session, p, result.warnings)
+                    stages = {
+                        s.name: {"seconds": round(s.seconds, 3), "rows": s.rows, **s.detail}
+                        for s in result.stages
+                    }
+                    error = (
+                        "; ".join(f"{f.path}: {f.error_en}" for f in result.failed_files) or None
+                    )
+                    record_run(session, p, started, stages, error)
+                results.append(result)
+                failed += len(result.failed_files)
+    finally:
+        engine.close()
+    _print_cycles(console, results)
+    return 1 if failed else 0
+
+
+def _has_registry(session: Any) -> bool:
+    from povguard.store import services
+
+    return services.household_count(session) > 0
+
+
+def _print_cycles(console: Console, results: list[CycleResult]) -> None:
+    table = Table(title="月度监测 monthly cycles")
+    for col in ("period", "rows loaded", "quarantined", "link rate", "warnings", "risk", "seconds"):
+        table.add_column(col, justify="right")
+    for r in results:
+        link = next((s for s in r.stages if s.name == "link"), None)
+        kinds = Counter(r.warnings["kind"].to_pylist())
+        table.add_row(
+            r.period,
+            f"{r.ingest.rows_loaded:,}" if r.ingest else "-",
+            f"{r.ingest.rows_quarantined:,}" if r.ingest else "-",
+            f"{link.detail.get('link_rate', 0):.4f}" if link else "-",
+            f"{r.warnings.num_rows:,}",
+            f"{kinds.get('risk', 0):,}",
+            f"{sum(s.seconds for s in r.stages):.1f}",
+        )
+    Console().print(table)
+    for r in results:
+        for f in r.failed_files:
+            console.print(
+                f"[bold red]文件读取失败 file failed:[/] {f.path}: {f.error_zh} / {f.error_en}"
+            )
+
+
+def run_evaluation(
+    settings: Settings,
+    twin: Path,
+    periods: list[str] | None,
+    pack_path: Path | None,
+    as_json: bool,
+    fidelity: bool,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    """Evaluate the store's warnings against the twin's truth and print the figures."""
+    from povguard.evaluate import evaluate
+
+    if not (twin / "truth" / "households_monthly.parquet").exists():
+        raise ConfigError(f"{twin} has no truth/households_monthly.parquet")
+    engine = open_engine(settings.engine, settings.home)
+    try:
+        if not engine.exists("warnings"):
+            raise ConfigError(f"no warnings in {settings.home}: run `povguard cycle` first")
+        have = engine.fetch(engine.table("warnings").select("period").distinct())["period"]
+        periods = periods or sorted(have.to_pylist())
+        result = evaluate(engine, twin, periods, load_pack(pack_path), fidelity=fidelity)
+    finally:
+        engine.close()
+    data = result.as_dict()
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+        return data
+    out = Console()
+    t = Table(title=f"评估 evaluation {periods[0]}..{periods[-1]}")
+    for col in ("measure", "precision", "recall", "F1", "tp", "fp", "fn"):
+        t.add_column(col, justify="right")
+    rows = [
+        ("identification (risk rules)", data["identification"]),
+        ("clues (any warning)", data["clues"]),
+    ]
+    if data["fidelity"]:
+        rows.append(("rule fidelity (clean vs dirty)", data["fidelity"]))
+    for name, s in rows:
+        t.add_row(
+            name,
+            f"{s['precision']:.3f}",
+            f"{s['recall']:.3f}",
+            f"{s['f1']:.3f}",
+            str(s["tp"]),
+            str(s["fp"]),
+            str(s["fn"]),
+        )
+    out.print(t)
+    for title, group in (
+        ("by household type 按户类型", data["by_type"]),
+        ("by cause 按致贫原因", data["by_cause"]),
+    ):
+        g = Table(title=title)
+        for col in ("group", "households", "recall (risk rules)", "recall (clues)"):
+            g.add_column(col, justify="right")
+        for k, v in group.items():
+            g.add_row(
+                k,
+                f"{v['households']:,}",
+                f"{v['recall_identification']:.3f}",
+                f"{v['recall_clues']:.3f}",
+            )
+        out.print(g)
+    d = data["detection"]
+    out.print(
+        f"detection: {d['detected']:,}/{d['onsets']:,} onsets detected "
+        f"({d['share_detected']:.1%}), "
+        f"median lag {d['median_lag_months']} months, mean {d['mean_lag_months']}"
+    )
+    return data
+
+
+def run_demo(
+    out: Path, households: int, months: int, seed: int, serve: bool, port: int, console: Console
+) -> None:
+    """Generate a one-county twin, run every cycle, evaluate, and serve the web app."""
+    from povguard.synth import TwinConfig, generate_twin
+
+    twin = out / "twin"
+    if not (twin / "manifest.json").exists():
+        console.print(
+            f"生成合成县 generating a one-county twin ({households:,} households, {months} months)"
+        )
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("合成 twin", total=None)
+            generate_twin(
+                TwinConfig(out=twin, households=households, months=months, seed=seed, counties=1),
+                progress=lambda _s, done, total: bar.update(task, completed=done, total=total),
+            )
+    settings = Settings(home=out / "data")
+    code = run_periods(settings, twin / "feeds", None, twin / "registry", None, console)
+    run_evaluation(settings, twin, None, None, as_json=False, fidelity=True)
+    if code:
+        console.print("[yellow]some files could not be read; see above[/]")
+    if serve:
+        import uvicorn
+
+        from povguard.web import create_app
+
+        console.print(f"网页 web app: http://127.0.0.1:{port}  (Ctrl+C to stop)")
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")

@@ -1,0 +1,57 @@
+"""Publish a cycle's results to the operations database (registry snapshot, warnings)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
+
+from povguard.store import services
+
+_BATCH = 50_000
+
+
+def _rows(path: Path, rename: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=_BATCH):
+        for row in batch.to_pylist():
+            yield {rename.get(k, k): v for k, v in row.items()} if rename else row
+
+
+def publish_registry(session: Session, registry_dir: Path, period: str) -> None:
+    """Upsert regions, households and persons of the registry (idempotent)."""
+    services.sync_registry(
+        session,
+        _rows(registry_dir / "regions.parquet"),
+        _rows(registry_dir / "households.parquet"),
+        _rows(registry_dir / "persons.parquet"),
+        period=period,
+    )
+
+
+def publish_warnings(session: Session, period: str, warnings: Any) -> int:
+    """Replace the period's warnings in the operations database."""
+    rows = []
+    for r in warnings.to_pylist():
+        r["values"] = json.loads(r["values"])
+        r["evidence"] = json.loads(r["evidence"])
+        rows.append(r)
+    return services.replace_warnings(session, period, rows)
+
+
+def record_run(
+    session: Session, period: str, started: dt.datetime, stages: dict[str, Any], error: str | None
+) -> None:
+    """Record the cycle run with per-stage timings."""
+    services.record_cycle_run(
+        session,
+        period,
+        status="failed" if error else "succeeded",
+        started_at=started,
+        stages=stages,
+        error=error,
+    )

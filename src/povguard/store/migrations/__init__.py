@@ -1,0 +1,1 @@
+"""Alembic migrations of the operations database (run with :func:`povguard.store.migrate`)."""

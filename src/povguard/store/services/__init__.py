@@ -1,0 +1,61 @@
+"""Services of the operations database: the only place that builds its queries.
+
+Write side (used by the monthly cycle): :func:`sync_registry`,
+:func:`replace_warnings`, :func:`record_cycle_run`. Read side (used by the web
+pages and the API): :func:`overview`, :func:`list_warnings`,
+:func:`household_detail`, :func:`periods`, :func:`cycle_runs`.
+"""
+
+from povguard.store.services._common import (
+    AreaScopeError,
+    check_area_prefix,
+    check_period,
+    region_prefix,
+)
+from povguard.store.services.cycles import cycle_runs, record_cycle_run
+from povguard.store.services.queries import (
+    MAX_PAGE_SIZE,
+    CountItem,
+    HouseholdDetail,
+    Overview,
+    Page,
+    PersonItem,
+    RegionRef,
+    TownshipCount,
+    WarningItem,
+    household_count,
+    household_detail,
+    latest_period,
+    list_warnings,
+    overview,
+    periods,
+)
+from povguard.store.services.registry import SyncResult, sync_registry
+from povguard.store.services.screening import replace_warnings
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "AreaScopeError",
+    "CountItem",
+    "HouseholdDetail",
+    "Overview",
+    "Page",
+    "PersonItem",
+    "RegionRef",
+    "SyncResult",
+    "TownshipCount",
+    "WarningItem",
+    "check_area_prefix",
+    "check_period",
+    "cycle_runs",
+    "household_count",
+    "household_detail",
+    "latest_period",
+    "list_warnings",
+    "overview",
+    "periods",
+    "record_cycle_run",
+    "region_prefix",
+    "replace_warnings",
+    "sync_registry",
+]
