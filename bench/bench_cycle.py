@@ -62,7 +62,7 @@ if spark:
     s = SparkEngine(home / "spark")
     start = time.perf_counter() - t
     for f in export.glob("*.parquet"):
-        s.session.read.parquet(str(f)).write.mode("overwrite").saveAsTable(f.stem)
+        s.import_parquet(f.stem, f)
     t = time.perf_counter(); build_indicators(s, last); ind = time.perf_counter() - t
     t = time.perf_counter(); w = screen_period(s, last, pack); scr = time.perf_counter() - t
     out["spark"] = {"session_start": start, "indicators": ind, "screen": scr,

@@ -117,6 +117,25 @@ def _print_cycles(console: Console, results: list[CycleResult]) -> None:
             f"{sum(s.seconds for s in r.stages):.1f}",
         )
     Console().print(table)
+    if results:
+        last = results[-1].warnings
+        types = Counter(
+            t or k
+            for t, k in zip(
+                last["household_type"].to_pylist(), last["kind"].to_pylist(), strict=True
+            )
+        )
+        rules = Counter(last["rule_id"].to_pylist())
+        summary = Table(title=f"{results[-1].period} 预警构成 warnings by type and rule")
+        summary.add_column("type / kind")
+        summary.add_column("n", justify="right")
+        summary.add_column("rule")
+        summary.add_column("n", justify="right")
+        tr, rr = types.most_common(), rules.most_common()
+        for i in range(max(len(tr), len(rr))):
+            a, b = tr[i] if i < len(tr) else ("", ""), rr[i] if i < len(rr) else ("", "")
+            summary.add_row(str(a[0]), str(a[1]), str(b[0]), str(b[1]))
+        Console().print(summary)
     for r in results:
         for f in r.failed_files:
             console.print(

@@ -39,7 +39,7 @@ class DefectRates(BaseModel):
         0.003, ge=0, le=1, description="ID given in the legacy 15-digit form"
     )
     id_lowercase_x: float = Field(
-        0.10, ge=0, le=1, description="share of IDs ending in X written with a lowercase x"
+        0.05, ge=0, le=1, description="share of IDs ending in X written with a lowercase x"
     )
     id_fullwidth: float = Field(
         0.003, ge=0, le=1, description="ID typed with full-width digits (５２０１...)"
@@ -70,14 +70,14 @@ class DefectRates(BaseModel):
         description="row delivered with a wrong value and re-delivered corrected next period",
     )
     date_format_mixed: float = Field(
-        0.01,
+        0.006,
         ge=0,
         le=1,
         description="date written in another format"
         " (2025/5/1, 2025年5月1日, 20250501, Excel serial)",
     )
     stray_space: float = Field(
-        0.008, ge=0, le=1, description="leading, trailing or inner spaces in a name or ID"
+        0.005, ge=0, le=1, description="leading, trailing or inner spaces in a name or ID"
     )
     blank_row: float = Field(0.001, ge=0, le=1, description="empty row inserted after a row")
 

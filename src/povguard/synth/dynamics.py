@@ -513,6 +513,13 @@ class Simulator:
         ta = cand[rng.random(cand.size) < sp.temp_assistance_prob]
         ta_amount = np.round(rng.uniform(*sp.temp_assistance_amount, ta.size), -2)
         event("temporary_assistance", h.head[ta], ta_amount, hh=ta)
+        # small loans falling due: most are repaid, a few (more after a failure) go overdue
+        due = np.flatnonzero(
+            (h.loan > 0) & ~h.loan_overdue & (h.loan_start + 365 * sp.loan_term_years < d0 + nd)
+        )
+        late = rng.random(due.size) < np.where(h.project[due] == 2, 0.5, sp.loan_overdue_share)
+        h.loan_overdue[due[late]] = True
+        h.loan[due[~late]] = 0
         repair = np.flatnonzero((h.house >= 2) & (rng.random(h.n) < sp.house_repair_monthly))
         h.house[repair] = 1
         event("house_repaired", h.head[repair], hh=repair)
@@ -978,7 +985,7 @@ class Simulator:
 
     def _asset_purchases(self, event: object) -> None:
         h, rng, cp = self.pop.households, self.rng, self.params.coverage
-        fp = np.where(h.former_poor, 0.1, 1.0)
+        fp = np.where(h.former_poor, 0.05, 1.0)
         for kind, rate, owner in (
             ("vehicle_purchase", cp.vehicle_new_monthly, h.car_owner),
             ("business_registered", cp.business_new_monthly, h.business_owner),

@@ -121,7 +121,7 @@ class PopulationParams(_Section):
         0.22, "share of ordinary households with a registered passenger car"
     )
     car_share_former_poor: float = P(
-        0.012,
+        0.006,
         "share of former-poor households with a car (ineligible registrants)",
         "Mashan 2015 audit: 2,454 of registered poor owned cars; assumed rate",
     )
@@ -144,7 +144,7 @@ class PopulationParams(_Section):
         0.10, "share of non-resident children owning a car, house or business"
     )
     nonresident_asset_share_former_poor: float = P(
-        0.005, "same, children of former-poor households (ineligible registrants)"
+        0.002, "same, children of former-poor households (ineligible registrants)"
     )
 
 
@@ -313,6 +313,14 @@ class ShockParams(_Section):
     project_failure_monthly: float = P(0.003, "monthly probability that an industry project fails")
     project_failure_disaster_multiplier: float = P(
         4.0, "failure multiplier in the 3 months after a crop disaster in the village"
+    )
+    loan_term_years: int = P(
+        3, "term of a poverty-alleviation small loan", "policy: at most 3 years"
+    )
+    loan_overdue_share: float = P(
+        0.03,
+        "share of loans not repaid at the due date (more after a failed project)",
+        "small-loan overdue rates ~1-3% (assumed)",
     )
     project_loss: tuple[float, float] = P((4000.0, 20000.0), "investment lost on failure (yuan)")
     dropout_monthly_compulsory: float = P(

@@ -155,6 +155,7 @@ class Households:
     project_base: np.ndarray  # float32 yearly
     loan: np.ndarray  # float32 loan amount (0: none)
     loan_start: np.ndarray  # int32 day the loan was paid out
+    loan_overdue: np.ndarray  # bool: due and not repaid
     business: np.ndarray
     business_inc: np.ndarray  # float32 monthly
     property_inc: np.ndarray  # float32 yearly
@@ -519,6 +520,7 @@ def build_population(
         project_base=project_base.astype(np.float32),
         loan=loan.astype(np.float32),
         loan_start=loan_start.astype(np.int32),
+        loan_overdue=np.zeros(n_hh, bool),
         business=business,
         business_inc=business_inc.astype(np.float32),
         property_inc=rng.lognormal(np.log(params.income.property_income_median), 0.8, n_hh).astype(

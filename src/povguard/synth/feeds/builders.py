@@ -815,7 +815,7 @@ class FeedBuilder:
             covered=cov,
         )
         if self._cal(m) in (3, 6, 9, 12):
-            ledger = np.flatnonzero((h.project == 1) & (h.loan > 0))  # running projects
+            ledger = np.flatnonzero((h.project == 1) & (h.loan > 0))  # running projects, open loans
             ledger = ledger[self._present(ledger)]
             self.emit("agriculture", m, self._project_rows(ledger, m), m)
 
@@ -825,8 +825,8 @@ class FeedBuilder:
         n = hh.size
         d0 = self.sim.month_start(m)
         failed = h.project[hh] == 2
-        due = h.loan_start[hh] + 3 * 365
-        overdue = (h.loan[hh] > 0) & (failed | (due < d0))
+        due = h.loan_start[hh] + 365 * self.sim.params.shocks.loan_term_years
+        overdue = h.loan_overdue[hh]
         return {
             "record_no": _obj(np.char.add("XM", h.code[hh].astype(str))),
             "township": info["township"],
