@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from povguard.errors import ConfigError
+from povguard.ui import progress_bar
 
 app = typer.Typer(
     name="povguard",
@@ -94,13 +94,7 @@ def synth(
     except ConfigError as exc:
         _fail(str(exc))
         return
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with progress_bar(console) as bar:
         task = bar.add_task("模拟月份 simulating months", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from povguard.cycle.publish import publish_registry, publish_warnings, record_run
@@ -19,6 +18,7 @@ from povguard.engine import open_engine
 from povguard.errors import ConfigError
 from povguard.policy import load_pack
 from povguard.settings import Settings
+from povguard.ui import progress_bar
 
 log = logging.getLogger(__name__)
 STAGES = ("registry", "ingest", "link", "indicators", "screen", "publish")
@@ -57,13 +57,7 @@ def run_periods(
     failed = 0
     results: list[CycleResult] = []
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with progress_bar(console) as bar:
             task = bar.add_task("月度监测 cycle", total=len(periods) * len(STAGES))
             for p in periods:
                 started = dt.datetime.now(dt.UTC)
@@ -226,13 +220,7 @@ def run_demo(
         console.print(
             f"生成合成县 generating a one-county twin ({households:,} households, {months} months)"
         )
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with progress_bar(console) as bar:
             task = bar.add_task("合成 twin", total=None)
             generate_twin(
                 TwinConfig(out=twin, households=households, months=months, seed=seed, counties=1),

@@ -26,6 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from povguard.synth._arrays import as_str_array, code_matrix, matrix_to_str
+
 __all__ = [
     "WEIGHTS",
     "birth_dates",
@@ -52,33 +54,6 @@ _MAX_YEAR = 9999
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_str_array(values: ArrayLike) -> NDArray[np.str_]:
-    """Return ``values`` as a 1-D unicode array (``None`` and non-strings become text)."""
-    arr = np.asarray(values)
-    if arr.dtype.kind != "U":
-        arr = arr.astype(str)
-    return arr.reshape(-1)
-
-
-def _code_matrix(arr: NDArray[np.str_], width: int) -> NDArray[np.uint32]:
-    """Return the ``(n, width)`` matrix of code points of a 1-D unicode array.
-
-    Strings shorter than ``width`` are padded with code point 0; longer strings are
-    truncated (callers check the length before relying on that).
-    """
-    fixed = np.ascontiguousarray(arr, dtype=f"<U{width}")
-    return fixed.view(np.uint32).reshape(len(fixed), width)
-
-
-def _matrix_to_str(codes: NDArray[np.uint32]) -> NDArray[np.str_]:
-    """Inverse of :func:`_code_matrix`: ``(n, w)`` code points to a ``<Uw`` array."""
-    n, width = codes.shape
-    out: NDArray[np.str_] = (
-        np.ascontiguousarray(codes, dtype=np.uint32).view(f"<U{width}").reshape(n)
-    )
-    return out
-
-
 def _has_length(codes: NDArray[np.uint32], length: int) -> NDArray[np.bool_]:
     """Per-row flag: the string has exactly ``length`` characters.
 
@@ -171,11 +146,11 @@ def _split_dates(
 
 def _structure18(ids: ArrayLike) -> tuple[NDArray[np.uint32], NDArray[np.bool_]]:
     """Code matrix ``(n, 18)`` and a flag "exactly 18 characters, first 17 are digits"."""
-    arr = _as_str_array(ids)
+    arr = as_str_array(ids)
     width = max(arr.dtype.itemsize // 4, 1)
     if width < 18:
         return np.zeros((len(arr), 18), dtype=np.uint32), np.zeros(len(arr), dtype=bool)
-    codes = _code_matrix(arr, width)
+    codes = code_matrix(arr, width)
     ok = _has_length(codes, 18)
     codes18 = np.ascontiguousarray(codes[:, :18])
     return codes18, ok & _digits_ok(codes18[:, :17])
@@ -229,11 +204,11 @@ def check_chars(body17: ArrayLike) -> NDArray[np.str_]:
     array(['X'], dtype='<U1')
     """
     raw = np.asarray(body17)
-    arr = _as_str_array(raw)
-    codes = _code_matrix(arr, max(arr.dtype.itemsize // 4, 17))
+    arr = as_str_array(raw)
+    codes = code_matrix(arr, max(arr.dtype.itemsize // 4, 17))
     if not (_has_length(codes, 17) & _digits_ok(codes[:, :17])).all():
         raise ValueError("check_chars: every body must be exactly 17 ASCII digits")
-    out = _matrix_to_str(_check_from_codes(codes)[:, None])
+    out = matrix_to_str(_check_from_codes(codes)[:, None])
     return out.reshape(raw.shape)
 
 
@@ -280,7 +255,7 @@ def make_ids(
         out of range, or more than 500 people (including ``existing``) share one
         region, birth date and sex.
     """
-    regions = _as_str_array(region6)
+    regions = as_str_array(region6)
     dates = np.asarray(birth).astype("datetime64[D]").reshape(-1)
     males = np.asarray(male, dtype=bool).reshape(-1)
     n = len(regions)
@@ -289,7 +264,7 @@ def make_ids(
     if n == 0:
         return np.empty(0, dtype="<U18")
 
-    region_codes = _code_matrix(regions, max(regions.dtype.itemsize // 4, 6))
+    region_codes = code_matrix(regions, max(regions.dtype.itemsize // 4, 6))
     if not (_has_length(region_codes, 6) & _digits_ok(region_codes[:, :6])).all():
         raise ValueError("make_ids: every region code must be exactly six digits")
     if np.isnat(dates).any():
@@ -330,7 +305,7 @@ def make_ids(
     _put_digits(codes, date_int, 6, 8)
     _put_digits(codes, seq, 14, 3)
     codes[:, 17] = _check_from_codes(codes)
-    return _matrix_to_str(codes)
+    return matrix_to_str(codes)
 
 
 def _existing_bodies(existing: ArrayLike) -> NDArray[np.int64]:
@@ -405,7 +380,7 @@ def to_legacy15(ids18: ArrayLike) -> NDArray[np.str_]:
             f"to_legacy15: {int((~century_ok).sum())} ID(s) have a birth year outside "
             "1900-1999; 15-digit numbers did not exist for them"
         )
-    return _matrix_to_str(codes[:, np.r_[0:6, 8:17]])
+    return matrix_to_str(codes[:, np.r_[0:6, 8:17]])
 
 
 def from_legacy15(ids15: ArrayLike) -> NDArray[np.str_]:
@@ -426,8 +401,8 @@ def from_legacy15(ids15: ArrayLike) -> NDArray[np.str_]:
     ValueError
         If any value is not exactly 15 ASCII digits.
     """
-    arr = _as_str_array(ids15)
-    short = _code_matrix(arr, max(arr.dtype.itemsize // 4, 15))
+    arr = as_str_array(ids15)
+    short = code_matrix(arr, max(arr.dtype.itemsize // 4, 15))
     if not (_has_length(short, 15) & _digits_ok(short[:, :15])).all():
         raise ValueError("from_legacy15: every ID must be exactly 15 ASCII digits")
     codes = np.empty((len(arr), 18), dtype=np.uint32)
@@ -436,7 +411,7 @@ def from_legacy15(ids15: ArrayLike) -> NDArray[np.str_]:
     codes[:, 7] = _ZERO + 9
     codes[:, 8:17] = short[:, 6:15]
     codes[:, 17] = _check_from_codes(codes)
-    return _matrix_to_str(codes)
+    return matrix_to_str(codes)
 
 
 def birth_dates(ids18: ArrayLike) -> NDArray[np.datetime64]:

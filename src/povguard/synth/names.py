@@ -73,6 +73,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pypinyin import Style, lazy_pinyin
 
+from povguard.synth._arrays import as_str_array, code_matrix, matrix_to_str
+
 __all__ = [
     "EXTRA_HOMOPHONE_CHARS",
     "SHAPE_GROUPS",
@@ -569,24 +571,6 @@ def _compound_surnames() -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- helpers
-def _as_str_array(values: ArrayLike) -> NDArray[np.str_]:
-    arr = np.asarray(values)
-    if arr.dtype.kind != "U":
-        arr = arr.astype(str)
-    return arr.reshape(-1)
-
-
-def _code_matrix(arr: NDArray[np.str_], width: int) -> NDArray[np.uint32]:
-    fixed = np.ascontiguousarray(arr, dtype=f"<U{width}")
-    return fixed.view(np.uint32).reshape(len(fixed), width)
-
-
-def _matrix_to_str(codes: NDArray[np.uint32]) -> NDArray[np.str_]:
-    n, width = codes.shape
-    out: NDArray[np.str_] = np.ascontiguousarray(codes, dtype=np.uint32).view(f"<U{width}")
-    return out.reshape(n)
-
-
 def _pair_key(first: NDArray[np.uint32], second: NDArray[np.uint32]) -> NDArray[np.int64]:
     """One int64 per pair of code points (code points are < 2^21)."""
     out: NDArray[np.int64] = (first.astype(np.int64) << 21) | second.astype(np.int64)
@@ -801,7 +785,7 @@ class NameGenerator:
                 idx = rng.choice(len(p), size=(len(rows), 2), p=p)
                 codes[rows] = self._char_codes[idx]
         codes[single, 1] = 0
-        return _matrix_to_str(codes)
+        return matrix_to_str(codes)
 
     def full_names(self, surname: ArrayLike, given: ArrayLike) -> NDArray[np.str_]:
         """Concatenate surnames and given names (see :func:`full_names`)."""
@@ -821,7 +805,7 @@ def full_names(surname: ArrayLike, given: ArrayLike) -> NDArray[np.str_]:
     numpy.ndarray
         Full names, family name first (``张`` + ``伟`` -> ``张伟``).
     """
-    out: NDArray[np.str_] = np.strings.add(_as_str_array(surname), _as_str_array(given))
+    out: NDArray[np.str_] = np.strings.add(as_str_array(surname), as_str_array(given))
     return out
 
 
@@ -843,10 +827,10 @@ def split_name(names: ArrayLike) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
     tuple of numpy.ndarray
         ``(surname, given)``; ``given`` is empty for one-character names.
     """
-    arr = _as_str_array(names)
+    arr = as_str_array(names)
     n = len(arr)
     width = max(arr.dtype.itemsize // 4, 3)
-    codes = _code_matrix(arr, width)
+    codes = code_matrix(arr, width)
     length = (codes != 0).sum(axis=1)
     compound = np.array([_pair_key_str(s) for s in _compound_surnames()], dtype=np.int64)
     compound.sort()
@@ -862,7 +846,7 @@ def split_name(names: ArrayLike) -> tuple[NDArray[np.str_], NDArray[np.str_]]:
     shifted = np.zeros((n, width - 1), dtype=np.uint32)
     shifted[:, : width - 2] = codes[:, 2:]
     given = np.where(is_comp[:, None], shifted, codes[:, 1:])
-    return _matrix_to_str(sur), _matrix_to_str(given)
+    return matrix_to_str(sur), matrix_to_str(given)
 
 
 def _pair_key_str(pair: str) -> int:
@@ -924,7 +908,7 @@ def mistype_names_kind(
     ValueError
         If the lengths differ or a name is empty.
     """
-    arr = _as_str_array(names)
+    arr = as_str_array(names)
     hom = np.asarray(homophone, dtype=bool).reshape(-1)
     n = len(arr)
     if len(hom) != n:
@@ -1028,13 +1012,13 @@ def romanise(names: ArrayLike, given_first: ArrayLike | None = None) -> NDArray[
         (覃 -> ``QIN``, 曾 -> ``ZENG``, 单 -> ``SHAN``); compound surnames are one
         word (``OUYANG NANA``); ``ü`` is written ``YU`` (吕 -> ``LYU``).
     """
-    arr = _as_str_array(names)
+    arr = as_str_array(names)
     n = len(arr)
     if n == 0:
         return np.empty(0, dtype="<U1")
     surname, given = split_name(arr)
 
-    sur_codes = _code_matrix(surname, 2)
+    sur_codes = code_matrix(surname, 2)
     sur_key = _pair_key(sur_codes[:, 0], sur_codes[:, 1])
     uniq_key = np.unique(sur_key)
     uniq_names = [
@@ -1045,7 +1029,7 @@ def romanise(names: ArrayLike, given_first: ArrayLike | None = None) -> NDArray[
     sur_roman = sur_table[np.searchsorted(uniq_key, sur_key)]
 
     g_width = max(given.dtype.itemsize // 4, 1)
-    g_codes = _code_matrix(given, g_width)
+    g_codes = code_matrix(given, g_width)
     uniq_codes = np.unique(g_codes)
     lookup = np.zeros(int(uniq_codes[-1]) + 1, dtype=np.intp)
     lookup[uniq_codes] = np.arange(len(uniq_codes))
