@@ -443,3 +443,12 @@ def test_codes() -> None:
     assert out.issues.to_pylist() == [None, None, None, "value_not_allowed", None]
     free = normalise_codes(pa.array(["住院 ", "门诊慢特病"]))
     assert free.values.to_pylist() == ["住院", "门诊慢特病"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("張偉", "张伟"), ("劉 德華", "刘德华"), ("陳　麗華", "陈丽华"), ("王芳", "王芳")],
+)
+def test_traditional_names_become_simplified(text: str, expected: str) -> None:
+    assert normalise_name_value(text) == expected
+    assert normalise_names(pa.array([text, None], pa.string())).to_pylist() == [expected, None]

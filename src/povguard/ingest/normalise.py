@@ -52,6 +52,7 @@ always mangled, a text cell never (``text_only=False``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -434,11 +435,23 @@ def normalise_ids(
 # ---------------------------------------------------------------------- names, text
 
 
+@functools.cache
+def _t2s() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional Chinese characters to simplified (OpenCC ``t2s``): 張偉 -> 张伟."""
+    return str(_t2s().convert(text)) if not text.isascii() else text
+
+
 def normalise_name_value(text: str | None) -> str | None:
     """Normalise one personal name (scalar reference of :func:`normalise_names`)."""
     if text is None:
         return None
-    s = _nfkc(text).strip()
+    s = to_simplified(_nfkc(text).strip())
     s = re.sub(r"([^A-Za-z])[\s\u200b-\u200d\ufeff]+", r"\1", s)
     s = re.sub(r"[\s\u200b-\u200d\ufeff]+([^A-Za-z])", r"\1", s)
     s = re.sub(r"[\s\u200b-\u200d\ufeff]+", " ", s)
@@ -451,8 +464,8 @@ def normalise_names(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
     NFKC (full-width letters and digits to half-width, U+3000 to a space), then every
     whitespace removed except single spaces between Latin letters (``WEI ZHANG``),
-    and the separator dot of minority names unified to ``·``. Chinese characters are
-    kept as they are (no traditional-to-simplified conversion yet).
+    and the separator dot of minority names unified to ``·``; traditional characters
+    are converted to simplified ones (OpenCC ``t2s``, once per distinct name).
 
     Parameters
     ----------
@@ -470,7 +483,11 @@ def normalise_names(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     s = pc.replace_substring_regex(s, _RE2_SPACE + r"([^A-Za-z])", r"\1")
     s = pc.replace_substring_regex(s, _RE2_SPACE, " ")
     s = pc.replace_substring_regex(s, _NAME_DOTS, "·")
-    return _empty_to_null(s)
+    s = _empty_to_null(s)
+    if s.null_count < len(s):
+        simplified, _ = _map_distinct(s, lambda v: (to_simplified(v), None), pa.string())
+        s = simplified
+    return s
 
 
 def normalise_pinyin(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
