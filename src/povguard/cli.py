@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -218,6 +220,75 @@ def evaluate(
 
 
 @app.command()
+def quality(
+    period: Annotated[str | None, typer.Option(help="period YYYY-MM")] = None,
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="write an XLSX workbook")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="write an HTML page")] = None,
+    all_periods: Annotated[
+        bool, typer.Option("--all-periods", help="(re)compute and export every ingested period")
+    ] = False,
+) -> None:
+    """数据质量报告 / Data-quality report per source: completeness, validity, timeliness, links.
+
+    (Re)computes the report of ``--period`` (or of every ingested period with
+    ``--all-periods``) into table ``quality``, prints it and optionally exports it.
+    Exit codes: 0 done; 2 bad arguments or no ingest for the period.
+    """
+    import pyarrow.compute as pc
+
+    from povguard.engine import open_engine
+    from povguard.errors import DataError
+    from povguard.ingest import (
+        build_quality,
+        export_quality_html,
+        export_quality_xlsx,
+        ingested_periods,
+        quality_rich_table,
+        quality_trend,
+    )
+
+    if period is None and not all_periods:
+        _fail("give --period YYYY-MM or --all-periods")
+        return
+    settings = _settings(home, None)
+    if settings.engine == "duckdb" and not settings.analytics_path.exists():
+        _fail(f"no analytics store at {settings.analytics_path}: run povguard cycle first")
+        return
+    engine = open_engine(settings.engine, settings.home)
+    try:
+        available = ingested_periods(engine)
+        if period is not None and period not in available:
+            _fail(f"no ingest for period {period} in the store: run povguard cycle first")
+            return
+        if not available:
+            _fail("nothing ingested in the store yet: run povguard cycle first")
+            return
+        todo = available if all_periods else [str(period)]
+        with progress_bar(console) as bar:
+            task = bar.add_task("数据质量 data quality", total=len(todo))
+            for p in todo:
+                build_quality(engine, p)
+                bar.advance(task)
+        shown = period or todo[-1]
+        trend = quality_trend(engine, until=None if all_periods else shown)
+    except (ConfigError, DataError) as exc:
+        _fail(str(exc))
+        return
+    finally:
+        engine.close()
+    probe = Console()
+    out = probe if probe.is_terminal else Console(width=160)  # pipes: no 80-column squeeze
+    out.print(quality_rich_table(trend, shown))
+    exported = trend if all_periods else trend.filter(pc.equal(trend["period"], shown))
+    if xlsx is not None:
+        out.print(f"XLSX: {export_quality_xlsx(exported, xlsx)}")
+    if html is not None:
+        sections = None if all_periods else [shown]
+        out.print(f"HTML: {export_quality_html(trend, html, periods=sections)}")
+
+
+@app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo twin and data")] = Path("demo"),
     households: Annotated[int, typer.Option(help="households of the demo county")] = 20000,
@@ -233,6 +304,106 @@ def demo(
         run_demo(out, households, months, seed, serve, port, console)
     except ConfigError as exc:
         _fail(str(exc))
+
+
+# ------------------------------------------------------------------------ accounts
+
+accounts_app = typer.Typer(
+    name="accounts",
+    help="推送接口的部门账户 / Department accounts of the push API (POST /api/v1/feeds).",
+    no_args_is_help=True,
+)
+app.add_typer(accounts_app, name="accounts")
+
+
+@contextlib.contextmanager
+def _ops_session(home: Path | None) -> Iterator[Any]:
+    """A session on the migrated operations database, closed (and its engine disposed)."""
+    from povguard.store import make_engine, migrate, session_factory
+
+    settings = _settings(home, None)
+    migrate(settings.ops_url)
+    engine = make_engine(settings.ops_url)
+    try:
+        with session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+@accounts_app.command("create")
+def accounts_create(
+    name: Annotated[str, typer.Option("--name", help="unique account name")],
+    department: Annotated[str, typer.Option("--department", help="department, e.g. 医疗保障局")],
+    source: Annotated[
+        list[str], typer.Option("--source", help="source id the account may push (repeatable)")
+    ],
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+) -> None:
+    """新建账户 / Create an account; prints its API token once (it is not stored)."""
+    from povguard.errors import DataError
+    from povguard.ingest import load_mappings
+    from povguard.store import services
+
+    known = load_mappings()
+    unknown = [s for s in source if s not in known]
+    if unknown:
+        _fail(f"unknown source(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    try:
+        with _ops_session(home) as session:
+            account, token = services.create_account(session, name, department, source)
+    except DataError as exc:
+        _fail(str(exc))
+        return
+    console.print(
+        f"account {account.id} [bold]{account.name}[/] ({account.department}) may push "
+        f"{', '.join(account.sources)}.\n"
+        "API token (shown only this once; send it as Authorization: Bearer <token>):"
+    )
+    typer.echo(token)
+
+
+@accounts_app.command("list")
+def accounts_list(
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+) -> None:
+    """列出账户 / List accounts (tokens are never shown)."""
+    from povguard.store import services
+
+    with _ops_session(home) as session:
+        accounts = services.list_accounts(session)
+    table = Table(title="push API accounts")
+    for col in ("id", "name", "department", "sources", "active", "created", "last used"):
+        table.add_column(col)
+    for a in accounts:
+        table.add_row(
+            str(a.id),
+            a.name,
+            a.department,
+            ", ".join(a.sources),
+            "yes" if a.active else "no",
+            f"{a.created_at:%Y-%m-%d %H:%M}",
+            f"{a.last_used_at:%Y-%m-%d %H:%M}" if a.last_used_at else "-",
+        )
+    Console().print(table)
+
+
+@accounts_app.command("deactivate")
+def accounts_deactivate(
+    account_id: Annotated[int, typer.Argument(help="account id (see accounts list)")],
+    home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
+) -> None:
+    """停用账户 / Deactivate an account: its token stops working at once."""
+    from povguard.errors import DataError
+    from povguard.store import services
+
+    try:
+        with _ops_session(home) as session:
+            account = services.deactivate(session, account_id)
+    except DataError as exc:
+        _fail(str(exc))
+        return
+    console.print(f"account {account.id} {account.name} deactivated")
 
 
 if __name__ == "__main__":  # pragma: no cover

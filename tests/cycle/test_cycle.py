@@ -45,7 +45,14 @@ def test_running_a_period_twice_gives_identical_tables(twin: Path, tmp_path: Pat
     result = run_cycle(engine, periods[-1], twin / "feeds", twin / "registry", pack)
     assert _snapshot(engine, periods[-1]) == first
     assert result.warnings.num_rows == len(first["warnings"]) > 20
-    assert {s.name for s in result.stages} == {"registry", "ingest", "link", "indicators", "screen"}
+    assert {s.name for s in result.stages} == {
+        "registry",
+        "ingest",
+        "link",
+        "quality",
+        "indicators",
+        "screen",
+    }
     reasons = [r for r in first["warnings"] if "低于" in str(r)]
     assert reasons  # warnings carry reasons with real values
 

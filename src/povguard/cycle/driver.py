@@ -21,7 +21,7 @@ from povguard.settings import Settings
 from povguard.ui import progress_bar
 
 log = logging.getLogger(__name__)
-STAGES = ("registry", "ingest", "link", "indicators", "screen", "publish")
+STAGES = ("registry", "ingest", "link", "quality", "indicators", "screen", "publish")
 
 
 def _ops(settings: Settings) -> Any:

@@ -21,7 +21,13 @@ import pyarrow as pa
 from povguard.engine import Engine
 from povguard.errors import ConfigError
 from povguard.indicators import build_indicators
-from povguard.ingest import IngestReport, SourceMapping, ingest_period, load_mappings
+from povguard.ingest import (
+    IngestReport,
+    SourceMapping,
+    build_quality,
+    ingest_period,
+    load_mappings,
+)
 from povguard.linkage import LinkKeys, link_period, load_registry
 from povguard.policy import PolicyPack, screen_period
 
@@ -168,6 +174,8 @@ def run_cycle(
         lambda r: sum(sum(c.values()) for c in r.counts.values()),
     )
     stages[-1].detail["link_rate"] = round(link.rate, 5)
+    if ingest:
+        stage("quality", lambda: build_quality(engine, period, mappings), lambda t: t.num_rows)
     stage("indicators", lambda: build_indicators(engine, period), lambda n: n)
     warnings = stage("screen", lambda: screen_period(engine, period, pack), lambda t: t.num_rows)
     return CycleResult(period=period, stages=stages, ingest=report, warnings=warnings)

@@ -70,6 +70,19 @@ from povguard.ingest.mapping import (
 )
 from povguard.ingest.messages import Message
 from povguard.ingest.process import QUARANTINE_SCHEMA, raw_schema
+from povguard.ingest.quality import (
+    QUALITY_COLUMNS,
+    QUALITY_SCHEMA,
+    QUALITY_TABLE,
+    UNMATCHED_SOURCE,
+    build_quality,
+    export_quality_html,
+    export_quality_xlsx,
+    ingested_periods,
+    main_date_field,
+    quality_rich_table,
+    quality_trend,
+)
 from povguard.ingest.run import (
     FILES_SCHEMA,
     FILES_TABLE,
@@ -83,8 +96,12 @@ from povguard.ingest.run import (
 __all__ = [
     "FILES_SCHEMA",
     "FILES_TABLE",
+    "QUALITY_COLUMNS",
+    "QUALITY_SCHEMA",
+    "QUALITY_TABLE",
     "QUARANTINE_SCHEMA",
     "QUARANTINE_TABLE",
+    "UNMATCHED_SOURCE",
     "FieldSpec",
     "FileReport",
     "HeaderOptions",
@@ -93,9 +110,16 @@ __all__ = [
     "Message",
     "PersonKeys",
     "SourceMapping",
+    "build_quality",
+    "export_quality_html",
+    "export_quality_xlsx",
     "ingest_period",
+    "ingested_periods",
     "load_mapping",
     "load_mappings",
+    "main_date_field",
+    "quality_rich_table",
+    "quality_trend",
     "raw_schema",
     "raw_table_name",
 ]

@@ -1,6 +1,7 @@
 """ORM models of the operations database (SQLAlchemy 2 typed declarative).
 
-Tables: ``regions``, ``households``, ``persons``, ``warnings``, ``cycle_runs``.
+Tables: ``regions``, ``households``, ``persons``, ``warnings``, ``cycle_runs``,
+``api_accounts``.
 Schema changes go through an Alembic revision in ``povguard/store/migrations``.
 """
 
@@ -59,6 +60,8 @@ REGION_CODE_LEN: Final = 12
 HOUSEHOLD_ID_LEN: Final = 32
 ID_NUMBER_LEN: Final = 32
 PERIOD_LEN: Final = 7
+#: Length of the stored token prefix (for lookup; the token itself is only hashed).
+TOKEN_PREFIX_LEN: Final = 8
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -190,3 +193,24 @@ class CycleRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     stages: Mapped[dict[str, Any]] = mapped_column(JSONDoc, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiAccount(Base):
+    """A department account allowed to push feeds through the API (``POST /api/v1/feeds``).
+
+    Only a salted hash of the account's API token is stored
+    (:mod:`povguard.store.services.accounts`); ``token_prefix`` (the token's first
+    characters) narrows the lookup when a token is presented.
+    """
+
+    __tablename__ = "api_accounts"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    department: Mapped[str] = mapped_column(String(100))
+    sources: Mapped[list[str]] = mapped_column(JSONDoc, default=list)
+    token_hash: Mapped[str] = mapped_column(String(255))
+    token_prefix: Mapped[str] = mapped_column(String(TOKEN_PREFIX_LEN), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -3,7 +3,9 @@
 Write side (used by the monthly cycle): :func:`sync_registry`,
 :func:`replace_warnings`, :func:`record_cycle_run`. Read side (used by the web
 pages and the API): :func:`overview`, :func:`list_warnings`,
-:func:`household_detail`, :func:`periods`, :func:`cycle_runs`.
+:func:`household_detail`, :func:`periods`, :func:`cycle_runs`. Push-API accounts:
+:func:`create_account`, :func:`authenticate`, :func:`deactivate`,
+:func:`list_accounts`.
 """
 
 from povguard.store.services._common import (
@@ -11,6 +13,13 @@ from povguard.store.services._common import (
     check_area_prefix,
     check_period,
     region_prefix,
+)
+from povguard.store.services.accounts import (
+    account_may_push,
+    authenticate,
+    create_account,
+    deactivate,
+    list_accounts,
 )
 from povguard.store.services.cycles import cycle_runs, record_cycle_run
 from povguard.store.services.queries import (
@@ -45,12 +54,17 @@ __all__ = [
     "SyncResult",
     "TownshipCount",
     "WarningItem",
+    "account_may_push",
+    "authenticate",
     "check_area_prefix",
     "check_period",
+    "create_account",
     "cycle_runs",
+    "deactivate",
     "household_count",
     "household_detail",
     "latest_period",
+    "list_accounts",
     "list_warnings",
     "overview",
     "periods",
