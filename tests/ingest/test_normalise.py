@@ -452,3 +452,12 @@ def test_codes() -> None:
 def test_traditional_names_become_simplified(text: str, expected: str) -> None:
     assert normalise_name_value(text) == expected
     assert normalise_names(pa.array([text, None], pa.string())).to_pylist() == [expected, None]
+
+
+def test_region_codes_are_checked_against_the_region_table() -> None:
+    known = frozenset({"522635000000", "522635100200"})
+    out = normalise_regions(
+        pa.array(["522635", "522635100200", "522699100200", "12x", None]), known
+    )
+    assert out.values.to_pylist() == ["522635000000", "522635100200", None, None, None]
+    assert out.issues.to_pylist() == [None, None, "unknown_region", "invalid_region", None]

@@ -11,8 +11,8 @@ Three kinds of codes:
   ``unidentifiable``, ``malformed_row``;
 * **value issues** (a value loaded as null, noted in ``_issues`` or
   ``<id>_status``): ``invalid_date``, ``date_out_of_range``, ``not_a_number``,
-  ``not_an_integer``, ``invalid_region``, ``value_not_allowed`` and the ID statuses
-  ``missing``, ``invalid_format``, ``invalid_check``, ``excel_mangled``.
+  ``not_an_integer``, ``invalid_region``, ``unknown_region``, ``value_not_allowed`` and
+  the ID statuses ``missing``, ``invalid_format``, ``invalid_check``, ``excel_mangled``.
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ _ISSUES: dict[str, tuple[str, str]] = {
     "not_a_number": ("不是有效数字或金额", "not a number"),
     "not_an_integer": ("不是整数", "not an integer"),
     "invalid_region": ("不是 12 位行政区划代码", "not a 12-digit region code"),
+    "unknown_region": ("行政区划代码不在区划表中", "region code not in the region table"),
     "value_not_allowed": ("不在代码表中", "not in the code list"),
     "missing": ("缺失", "missing"),
     "invalid_format": (

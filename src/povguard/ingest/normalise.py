@@ -539,8 +539,14 @@ def normalise_codes(
     return Normalised(s, issues)
 
 
-def normalise_regions(arr: pa.Array | pa.ChunkedArray) -> Normalised:
-    """Region codes to 12 digits (6- and 9-digit codes padded with zeros); shape only."""
+def normalise_regions(
+    arr: pa.Array | pa.ChunkedArray, known: frozenset[str] | None = None
+) -> Normalised:
+    """Region codes to 12 digits (6- and 9-digit codes padded with zeros).
+
+    With ``known`` (the region table's codes), a well-formed code that is not in it
+    loads as null with the issue ``unknown_region``.
+    """
     s = pc.utf8_normalize(_strings(arr), form="NFKC")
     s = _empty_to_null(pc.replace_substring_regex(s, _RE2_SPACE + r"|^'", ""))
     short = pc.fill_null(pc.match_substring_regex(s, r"^(?:[0-9]{6}|[0-9]{9})$"), False)
@@ -549,6 +555,13 @@ def normalise_regions(arr: pa.Array | pa.ChunkedArray) -> Normalised:
         pc.is_valid(s), pc.invert(pc.fill_null(pc.match_substring_regex(s, r"^[0-9]{12}$"), False))
     )
     issues = pc.if_else(bad, pa.scalar("invalid_region"), _null_strings(len(s)))
+    if known is not None:
+        unknown = pc.and_(
+            pc.and_(pc.is_valid(s), pc.invert(bad)),
+            pc.invert(pc.is_in(s, value_set=pa.array(sorted(known), pa.string()))),
+        )
+        issues = pc.if_else(unknown, pa.scalar("unknown_region"), issues)
+        bad = pc.or_(bad, unknown)
     return Normalised(_mask(s, bad), issues)
 
 

@@ -125,6 +125,7 @@ class FileContext:
     period_end: dt.date
     file: str
     sha256: str
+    regions: frozenset[str] | None = None  # known region codes (the registry's region table)
 
 
 @dataclass
@@ -158,7 +159,7 @@ def _normalise(f: FieldSpec, raw: pa.Array, ctx: FileContext, text_only: bool) -
     if f.type == "code":
         out = normalise_codes(raw, values=f.values, value_map=f.value_map)
     elif f.type == "region":
-        out = normalise_regions(raw)
+        out = normalise_regions(raw, known=ctx.regions)
     elif f.type == "date":
         latest = (
             None if f.max_future_days is None else ctx.period_end + dt.timedelta(f.max_future_days)

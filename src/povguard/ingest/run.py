@@ -68,6 +68,14 @@ FILES_SCHEMA = pa.schema(
 )
 
 
+def known_regions(engine: Engine) -> frozenset[str] | None:
+    """Region codes of the registry's region table, if the store has one (small)."""
+    if not engine.exists("regions"):
+        return None
+    codes = engine.fetch(engine.table("regions").select("region_code"))["region_code"]
+    return frozenset(c for c in codes.to_pylist() if c)
+
+
 def raw_table_name(source: str) -> str:
     """Name of the table of a source's loaded rows (``raw_<source>``)."""
     return f"raw_{source}"
@@ -195,6 +203,7 @@ def _ingest_file(
     mappings: dict[str, SourceMapping],
     period: str,
     end: dt.date,
+    regions: frozenset[str] | None = None,
 ) -> tuple[FileReport, SourceMapping | None, list[SheetOutcome]]:
     """Read and process one file; any failure is reported, never raised."""
     report = FileReport(path=path, source=None)
@@ -212,7 +221,7 @@ def _ingest_file(
         del data  # the raw rows are in Arrow now; keep memory to one copy
         report.encoding = result.encoding
         report.notes += result.notes
-        ctx = FileContext(mapping.source, period, end, path.name, report.sha256)
+        ctx = FileContext(mapping.source, period, end, path.name, report.sha256, regions)
         for sheet in result.sheets:
             if sheet.sheet is not None:
                 report.sheets.append(sheet.sheet)
@@ -337,11 +346,12 @@ def ingest_period(
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no folder for period {period}")
     mappings = load_mappings() if mappings is None else mappings
+    regions = known_regions(engine)
     reports: list[FileReport] = []
     loaded: dict[str, list[pa.Table]] = {}
     quarantined: list[pa.Table] = []
     for path in _period_files(folder):
-        report, mapping, outcomes = _ingest_file(path, mappings, period, end)
+        report, mapping, outcomes = _ingest_file(path, mappings, period, end, regions)
         if mapping is not None:
             loaded.setdefault(mapping.source, []).extend(o.loaded for o in outcomes)
         quarantined += [o.quarantined for o in outcomes]
