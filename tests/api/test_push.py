@@ -430,3 +430,28 @@ def test_batches_on_spark_replace_only_their_rows(tmp_path: Path) -> None:
         (PERIOD, batch): 1,
         ("2025-06", later): 1,
     }
+
+
+def test_503_while_another_process_writes_the_store(
+    ctx: Ctx, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class IOException(Exception):  # noqa: N818 - named like DuckDB's
+        pass
+
+    def locked(*_args: Any) -> None:
+        raise IOException('IO Error: Could not set lock on file "analytics.duckdb"')
+
+    monkeypatch.setattr(feeds, "open_engine", locked)
+    response = ctx.push(GOOD_CSV)
+    error(response, 503, "store_busy")
+    assert response.headers["retry-after"] == str(feeds.RETRY_AFTER_SECONDS)
+
+
+def test_409_when_a_stored_table_lacks_columns(ctx: Ctx) -> None:
+    store = DuckDBEngine(ctx.settings.home / "analytics.duckdb")
+    try:
+        store.con.con.execute("create table raw_claims (claim_no varchar, period varchar)")
+    finally:
+        store.close()
+    error(ctx.push(GOOD_CSV), 409, "table_conflict")
+    assert ctx.rows("select count(*) as n from raw_claims") == [{"n": 0}]

@@ -262,3 +262,28 @@ def test_a_mapping_that_gained_a_field_needs_its_table_rebuilt(
         ingest_period(engine, root, PERIOD, mappings(fields=fields))
     # nothing was written by the refused run
     assert len(rows(engine, "raw_claims")) == 1
+
+
+def test_reingesting_files_keeps_batches_pushed_through_the_api(tmp_path: Path) -> None:
+    """A pushed batch survives a later file ingest of the same period (and vice versa)."""
+    from povguard.engine import DuckDBEngine
+    from povguard.ingest import PUSH_FILE_PREFIX, ingest_period, load_mappings, push_batch
+
+    mappings = load_mappings()
+    feeds = tmp_path / "feeds" / "2025-05"
+    feeds.mkdir(parents=True)
+    header = "业务编号,姓名,身份证号,登记类型,登记日期\n"
+    (feeds / "hrss_employment.csv").write_text(
+        header + "RS1,张伟,11010519491231002X,失业登记,2025-05-03\n", encoding="utf-8"
+    )
+    engine = DuckDBEngine(":memory:")
+    ingest_period(engine, tmp_path / "feeds", "2025-05", mappings)
+    body = (header + "RS2,李娜,110105194912310029,失业登记,2025-05-09\n").encode("utf-8")
+    report = push_batch(engine, mappings["hrss_employment"], "2025-05", body, "csv")
+    assert report.rows_loaded == 1
+    ingest_period(engine, tmp_path / "feeds", "2025-05", mappings)  # files again
+    rows = engine.fetch(engine.table("raw_hrss_employment")).to_pylist()
+    assert sorted(r["record_no"] for r in rows) == ["RS1", "RS2"]
+    assert sum(r["_file"].startswith(PUSH_FILE_PREFIX) for r in rows) == 1
+    files = engine.fetch(engine.table("ingest_files"))["file"].to_pylist()
+    assert sorted(f.startswith(PUSH_FILE_PREFIX) for f in files) == [False, True]

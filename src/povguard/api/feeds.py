@@ -39,9 +39,15 @@ from povguard.api.errors import ApiError, NotFoundError, error_body
 from povguard.api.schemas import ErrorResponse
 from povguard.engine import open_engine
 from povguard.errors import ConfigError
-from povguard.ingest import SourceMapping, load_mappings
-from povguard.ingest.messages import IngestFileError
-from povguard.ingest.push import BatchReport, PushFormat, prepare_batch, store_batch
+from povguard.ingest import (
+    BatchReport,
+    IngestFileError,
+    PushFormat,
+    SourceMapping,
+    load_mappings,
+    prepare_batch,
+    store_batch,
+)
 from povguard.settings import Settings
 from povguard.store import ApiAccount, services
 
@@ -313,7 +319,32 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/{source}", response_model=PushBatchPublic, responses=_ERRORS)
+_REQUEST_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the batch: CSV with a header row (UTF-8 or GBK), or JSON records",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "array", "items": {"type": "object"}},
+                        {
+                            "type": "object",
+                            "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+                            "required": ["data"],
+                        },
+                    ]
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/{source}", response_model=PushBatchPublic, responses=_ERRORS, openapi_extra=_REQUEST_BODY
+)
 async def push_feed(
     request: Request,
     target: Annotated[PushTarget, Depends(get_push_target)],

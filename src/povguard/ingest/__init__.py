@@ -68,8 +68,9 @@ from povguard.ingest.mapping import (
     load_mapping,
     load_mappings,
 )
-from povguard.ingest.messages import Message
+from povguard.ingest.messages import IngestFileError, Message
 from povguard.ingest.process import QUARANTINE_SCHEMA, raw_schema
+from povguard.ingest.push import BatchReport, PushFormat, prepare_batch, push_batch, store_batch
 from povguard.ingest.quality import (
     QUALITY_COLUMNS,
     QUALITY_SCHEMA,
@@ -86,6 +87,7 @@ from povguard.ingest.quality import (
 from povguard.ingest.run import (
     FILES_SCHEMA,
     FILES_TABLE,
+    PUSH_FILE_PREFIX,
     QUARANTINE_TABLE,
     FileReport,
     IngestReport,
@@ -96,19 +98,23 @@ from povguard.ingest.run import (
 __all__ = [
     "FILES_SCHEMA",
     "FILES_TABLE",
+    "PUSH_FILE_PREFIX",
     "QUALITY_COLUMNS",
     "QUALITY_SCHEMA",
     "QUALITY_TABLE",
     "QUARANTINE_SCHEMA",
     "QUARANTINE_TABLE",
     "UNMATCHED_SOURCE",
+    "BatchReport",
     "FieldSpec",
     "FileReport",
     "HeaderOptions",
     "HouseholdKeys",
+    "IngestFileError",
     "IngestReport",
     "Message",
     "PersonKeys",
+    "PushFormat",
     "SourceMapping",
     "build_quality",
     "export_quality_html",
@@ -118,8 +124,11 @@ __all__ = [
     "load_mapping",
     "load_mappings",
     "main_date_field",
+    "prepare_batch",
+    "push_batch",
     "quality_rich_table",
     "quality_trend",
     "raw_schema",
     "raw_table_name",
+    "store_batch",
 ]

@@ -41,6 +41,7 @@ from povguard.ingest.process import QUARANTINE_SCHEMA, FileContext, process_shee
 from povguard.ingest.readers import ReadResult, read_csv, read_json
 from povguard.ingest.run import (
     FILES_TABLE,
+    PUSH_FILE_PREFIX,
     QUARANTINE_TABLE,
     FileReport,
     _check_columns,
@@ -64,9 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: ``_file`` (``file`` in ``quarantine`` and ``ingest_files``) of a pushed batch
-#: starts with this.
-PUSH_FILE_PREFIX: Final = "push:"
 _BATCH_ID_LEN: Final = 16
 
 PushFormat = Literal["csv", "json"]

@@ -76,6 +76,32 @@ def known_regions(engine: Engine) -> frozenset[str] | None:
     return frozenset(c for c in codes.to_pylist() if c)
 
 
+#: ``_file`` (``file`` in ``quarantine`` and ``ingest_files``) of a batch pushed
+#: through the API starts with this.
+PUSH_FILE_PREFIX = "push:"
+
+
+def _with_pushed(engine: Engine, name: str, period: str, table: pa.Table) -> pa.Table:
+    """``table`` plus the period's pushed batches already stored in ``name``.
+
+    Re-ingesting a period's files replaces the file-delivered rows only; batches
+    that departments pushed through the API stay (they are few: a bounded read).
+    """
+    if not engine.exists(name):
+        return table
+    stored = engine.table(name)
+    column = "_file" if "_file" in table.column_names else "file"
+    if column not in stored.columns:
+        return table
+    pushed = stored.filter(
+        (stored.period == period) & stored[column].startswith(PUSH_FILE_PREFIX)
+    ).select(*table.column_names)
+    kept = engine.fetch(pushed)
+    if kept.num_rows == 0:
+        return table
+    return pa.concat_tables([table, kept.cast(table.schema)])
+
+
 def raw_table_name(source: str) -> str:
     """Name of the table of a source's loaded rows (``raw_<source>``)."""
     return f"raw_{source}"
@@ -381,7 +407,7 @@ def ingest_period(
     for name, table in writes:  # check every table before writing any
         _check_columns(engine, name, table.schema)
     for name, table in writes:
-        engine.replace_period(name, period, table)
+        engine.replace_period(name, period, _with_pushed(engine, name, period, table))
     return IngestReport(period=period, files=reports)
 
 
