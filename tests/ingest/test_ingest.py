@@ -287,3 +287,26 @@ def test_reingesting_files_keeps_batches_pushed_through_the_api(tmp_path: Path) 
     assert sum(r["_file"].startswith(PUSH_FILE_PREFIX) for r in rows) == 1
     files = engine.fetch(engine.table("ingest_files"))["file"].to_pylist()
     assert sorted(f.startswith(PUSH_FILE_PREFIX) for f in files) == [False, True]
+
+
+def test_ids_disagreeing_with_birth_date_or_sex_are_noted(tmp_path: Path) -> None:
+    from povguard.engine import DuckDBEngine
+    from povguard.ingest import ingest_period
+
+    feeds = tmp_path / "feeds" / "2025-05"
+    feeds.mkdir(parents=True)
+    (feeds / "public_security.csv").write_text(
+        "业务流水号,变动类型,姓名,公民身份号码,性别,出生日期,变动日期\n"
+        "HJ1,出生登记,张伟,11010519491231002X,女,1949-12-31,2025-05-02\n"  # consistent
+        "HJ2,出生登记,李娜,11010519491231002X,女,1950-01-01,2025-05-02\n"  # birth differs
+        "HJ3,出生登记,王芳,11010519491231002X,男,1949-12-31,2025-05-02\n",  # sex differs
+        encoding="utf-8",
+    )
+    engine = DuckDBEngine(":memory:")
+    ingest_period(engine, tmp_path / "feeds", "2025-05")
+    rows = engine.fetch(engine.table("raw_public_security")).sort_by("record_no").to_pylist()
+    issues = [json.loads(r["_issues"]) if r["_issues"] else {} for r in rows]
+    assert issues[0] == {}
+    assert issues[1]["id_number"]["issue"] == "id_birth_mismatch"
+    assert issues[2]["id_number"]["issue"] == "id_sex_mismatch"
+    assert all(r["id_number"] == "11010519491231002X" for r in rows)  # values kept

@@ -162,7 +162,12 @@ def _money(expr: Any) -> Any:
 
 
 def _records(engine: Engine, source: str, periods: list[str], key: list[str]) -> Any:
-    """Linked records of ``source`` delivered in ``periods``, one per department key."""
+    """Linked records of ``source`` delivered in ``periods``, one per department key.
+
+    The latest delivery of a key wins (a late correction supersedes the original, whose
+    row stays in the raw table as history); ``first_period`` is the key's first
+    delivery, so a correction does not move the record to a later month.
+    """
     name = f"raw_{source}"
     if not engine.exists(name):
         return None
@@ -185,7 +190,11 @@ def _records(engine: Engine, source: str, periods: list[str], key: list[str]) ->
     keys = [j[k] for k in key if k in raw.columns]
     if keys:
         w = ibis.window(group_by=keys, order_by=[ibis.desc(j.period), ibis.desc(j._row)])
-        j = j.mutate(_rank=ibis.row_number().over(w)).filter(ibis._._rank == 0).drop("_rank")
+        first = j.period.min().over(ibis.window(group_by=keys))
+        j = j.mutate(_rank=ibis.row_number().over(w), first_period=first)
+        j = j.filter(ibis._._rank == 0).drop("_rank")
+    else:
+        j = j.mutate(first_period=j.period)
     return j.mutate(evidence=ibis.literal(source + "|") + j._file + "|" + j._row.cast("string"))
 
 
@@ -233,12 +242,12 @@ def build_indicators(engine: Engine, period: str) -> int:
     r = _records(engine, "medical_claims", window(period, 13), ["settlement_no"])
     if r is not None:
         inpatient = r.visit_type == "住院"
-        this = r.period == period
+        this = r.first_period == period
         # the 12-month window as it stood last period (to see a threshold being crossed)
-        prev_window = r.period.isin(window(window(period, 2)[1], 12))
+        prev_window = r.first_period.isin(window(window(period, 2)[1], 12))
         parts.append(
             r.group_by(household_id=r.hh).aggregate(
-                medical_oop_12m=_money(r.period.isin(w12).ifelse(r.out_of_pocket, 0)),
+                medical_oop_12m=_money(r.first_period.isin(w12).ifelse(r.out_of_pocket, 0)),
                 medical_oop_12m_prev=_money(prev_window.ifelse(r.out_of_pocket, 0)),
                 inpatient_oop_max=(inpatient & this).ifelse(r.out_of_pocket, 0).max(),
                 outpatient_oop_period=_money(((~inpatient) & this).ifelse(r.out_of_pocket, 0)),

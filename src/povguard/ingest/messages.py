@@ -116,6 +116,14 @@ _ISSUES: dict[str, tuple[str, str]] = {
     "not_an_integer": ("不是整数", "not an integer"),
     "invalid_region": ("不是 12 位行政区划代码", "not a 12-digit region code"),
     "unknown_region": ("行政区划代码不在区划表中", "region code not in the region table"),
+    "id_birth_mismatch": (
+        "身份证号中的出生日期与记录不一致",
+        "ID birth date differs from the record's",
+    ),
+    "id_sex_mismatch": (
+        "身份证号中的性别与记录不一致",
+        "ID sex digit differs from the record's sex",
+    ),
     "value_not_allowed": ("不在代码表中", "not in the code list"),
     "missing": ("缺失", "missing"),
     "invalid_format": (

@@ -225,9 +225,42 @@ class _Checker:
         return ~ok
 
 
+def _consistency(mapping: SourceMapping, columns: dict[str, _Column]) -> dict[int, dict[str, Any]]:
+    """Rows whose valid ID disagrees with the record's own birth date or sex.
+
+    Both values are kept (one of them is wrong, the record cannot say which); the
+    disagreement is noted under the ID field as ``id_birth_mismatch`` or
+    ``id_sex_mismatch`` so linkage and quality reports can weigh it.
+    """
+    keys = mapping.person_keys
+    if keys is None or keys.id is None or keys.id not in columns:
+        return {}
+    ids = columns[keys.id].values
+    out: dict[int, dict[str, Any]] = {}
+    checks = []
+    if keys.birth_date and keys.birth_date in columns:
+        births = pc.strftime(columns[keys.birth_date].values, format="%Y%m%d")
+        checks.append(("id_birth_mismatch", pc.utf8_slice_codeunits(ids, 6, 14), births))
+    if keys.sex and keys.sex in columns:
+        parity = pc.utf8_slice_codeunits(ids, 16, 17)
+        male = pc.is_in(parity, value_set=pa.array(list("13579")))
+        from_id = pc.if_else(male, pa.scalar("男"), pa.scalar("女"))
+        checks.append(("id_sex_mismatch", from_id, columns[keys.sex].values))
+    for code, from_id, own in checks:
+        bad = pc.fill_null(pc.not_equal(from_id, own), False)
+        for i in np.flatnonzero(_bools(bad)).tolist():
+            out.setdefault(i, {})[keys.id] = {"issue": code, "raw": own[i].as_py()}
+    return out
+
+
 def _issues_column(mapping: SourceMapping, columns: dict[str, _Column], n: int) -> pa.Array:
-    """JSON ``{"field": {"issue": code, "raw": text}}`` for rows with an invalid value."""
+    """JSON ``{"field": {"issue": code, "raw": text}}`` for rows with an invalid value.
+
+    Also notes IDs that disagree with the record's birth date or sex (values kept).
+    """
     per_row: dict[int, dict[str, dict[str, Any]]] = {}
+    for i, issues in _consistency(mapping, columns).items():
+        per_row.setdefault(i, {}).update(issues)
     for f in mapping.fields:
         col = columns[f.name]
         if col.issues is None or col.issues.null_count == len(col.issues):
