@@ -32,20 +32,10 @@ from povguard.ingest import (
     quality_trend,
     raw_schema,
 )
+from povguard.linkage import LINK_SCHEMA
 
 runner = CliRunner()
 MAY, APRIL = "2025-05", "2025-04"
-LINK_SCHEMA = pa.schema(
-    [
-        ("period", pa.string()),
-        ("source", pa.string()),
-        ("_file", pa.string()),
-        ("_row", pa.int64()),
-        ("person_id", pa.string()),
-        ("household_id", pa.string()),
-        ("method", pa.string()),
-    ]
-)
 ID_OK = "11010519491231002X"
 
 
