@@ -60,3 +60,13 @@ def test_synth_writes_manifest(tmp_path: Path) -> None:
 def test_calibration_doc_is_in_step_with_the_code() -> None:
     doc = Path(__file__).parents[2] / "docs" / "synth-parameters.md"
     assert doc.read_text(encoding="utf-8") == calibration_markdown(parameter_table())
+
+
+def test_generating_into_an_existing_twin_replaces_it(tmp_path: Path) -> None:
+    base = ["synth", "--out", str(tmp_path), "--households", "500", "--counties", "1"]
+    assert runner.invoke(app, [*base, "--months", "3"]).exit_code == 0
+    assert runner.invoke(app, [*base, "--months", "1", "--start", "2024-06"]).exit_code == 0
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    on_disk = sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "feeds").rglob("*.*"))
+    assert on_disk == sorted(f["path"] for f in manifest["files"])
+    assert {p.name for p in (tmp_path / "feeds").iterdir()} == {"2024-06"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,9 @@ def generate_twin(
     if config.defect_rate is not None:
         params = params.model_copy(update={"defects": params.defects.scaled(config.defect_rate)})
     out = config.out
-    for sub in ("feeds", "registry", "truth"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
+    for sub in ("feeds", "registry", "truth"):  # a previous twin in the folder is replaced
+        shutil.rmtree(out / sub, ignore_errors=True)
+        (out / sub).mkdir(parents=True)
     rng = np.random.default_rng(config.seed)
     start = np.datetime64(config.start, "M")
     first_month = start - BURN_IN
