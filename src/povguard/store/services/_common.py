@@ -1,4 +1,5 @@
-"""Helpers shared by the services: area scope, periods, row coercion, JSON values."""
+"""Helpers shared by the services: area scope, periods, row coercion, JSON values,
+transactions."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, true
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from povguard.errors import DataError, PovguardError
 
@@ -161,3 +164,27 @@ def rename(row: Mapping[str, Any], aliases: Mapping[str, str]) -> dict[str, Any]
             raise DataError(f"column {name!r} is given twice (as {key!r} and {name!r})")
         out[name] = value
     return out
+
+
+@contextmanager
+def transaction(
+    session: Session, *, commit: bool = True, conflict: str | None = None
+) -> Iterator[None]:
+    """Run the block as one unit of work: flush and (with ``commit``) commit it.
+
+    Any error rolls the session back and is re-raised; with ``conflict`` an
+    integrity error becomes ``DataError("<conflict>: <database message>")``.
+    """
+    try:
+        yield
+        session.flush()
+        if commit:
+            session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        if conflict is None:
+            raise
+        raise DataError(f"{conflict}: {exc.orig}") from exc
+    except BaseException:
+        session.rollback()
+        raise

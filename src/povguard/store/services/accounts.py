@@ -21,11 +21,11 @@ from collections.abc import Iterable
 from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
 from povguard.store.models import TOKEN_PREFIX_LEN, ApiAccount, utcnow
+from povguard.store.services._common import transaction
 
 __all__ = [
     "MAX_TOKEN_LEN",
@@ -191,17 +191,10 @@ def create_account(
         active=True,
         created_at=utcnow(),
     )
-    session.add(account)
-    try:
-        session.flush()
-        if commit:
-            session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise DataError(f"an account named {clean_name!r} already exists") from exc
-    except BaseException:
-        session.rollback()
-        raise
+    with transaction(
+        session, commit=commit, conflict=f"an account named {clean_name!r} already exists"
+    ):
+        session.add(account)
     return account, token
 
 
@@ -238,12 +231,8 @@ def authenticate(session: Session, token: str | None, *, touch: bool = True) -> 
     if not candidates:
         _dummy_verify(token)
     if found is not None and touch:
-        found.last_used_at = utcnow()
-        try:
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        with transaction(session):
+            found.last_used_at = utcnow()
     return found
 
 
@@ -277,14 +266,8 @@ def deactivate(session: Session, account_id: int, *, commit: bool = True) -> Api
     account = session.get(ApiAccount, account_id)
     if account is None:
         raise DataError(f"account {account_id} does not exist")
-    account.active = False
-    try:
-        session.flush()
-        if commit:
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with transaction(session, commit=commit):
+        account.active = False
     return account
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
 from povguard.store.models import CYCLE_STATUSES, CycleRun, utcnow
-from povguard.store.services._common import check_period, jsonable
+from povguard.store.services._common import check_period, jsonable, transaction
 
 
 def record_cycle_run(
@@ -62,33 +62,27 @@ def record_cycle_run(
     check_period(period)
     if status not in CYCLE_STATUSES:
         raise DataError(f"status must be one of {CYCLE_STATUSES}, got {status!r}")
-    if run_id is None:
-        run = CycleRun(period=period, started_at=started_at or utcnow(), stages={})
-        session.add(run)
-    else:
-        found = session.get(CycleRun, run_id)
-        if found is None:
-            raise DataError(f"cycle run {run_id} does not exist")
-        run = found
-        run.period = period
-        if started_at is not None:
-            run.started_at = started_at
-    run.status = status
-    if stages is not None:
-        run.stages = jsonable(dict(stages), "stages")
-    if error is not None:
-        run.error = error
-    if finished_at is not None:
-        run.finished_at = finished_at
-    elif status != "running" and run.finished_at is None:
-        run.finished_at = utcnow()
-    try:
-        session.flush()
-        if commit:
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    with transaction(session, commit=commit):
+        if run_id is None:
+            run = CycleRun(period=period, started_at=started_at or utcnow(), stages={})
+            session.add(run)
+        else:
+            found = session.get(CycleRun, run_id)
+            if found is None:
+                raise DataError(f"cycle run {run_id} does not exist")
+            run = found
+            run.period = period
+            if started_at is not None:
+                run.started_at = started_at
+        run.status = status
+        if stages is not None:
+            run.stages = jsonable(dict(stages), "stages")
+        if error is not None:
+            run.error = error
+        if finished_at is not None:
+            run.finished_at = finished_at
+        elif status != "running" and run.finished_at is None:
+            run.finished_at = utcnow()
     return run
 
 

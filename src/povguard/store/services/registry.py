@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import Boolean, Column, Date, Float, Integer, String, Table
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
 from povguard.store.models import REGION_LEVELS, Household, Person, Region
-from povguard.store.services._common import check_period, chunked, plain, rename
+from povguard.store.services._common import (
+    check_period,
+    chunked,
+    plain,
+    rename,
+    transaction,
+)
 from povguard.store.services._upsert import upsert
 
 logger = logging.getLogger(__name__)
@@ -207,7 +212,7 @@ def sync_registry(
     extra: dict[str, Any] = {}
     if period is not None:
         extra["updated_period"] = check_period(period)
-    try:
+    with transaction(session, commit=commit, conflict="registry rows violate a constraint"):
         n_regions = _write(
             session,
             regions_rows,
@@ -227,14 +232,6 @@ def sync_registry(
             _RowCoercer(Person.__table__, PERSON_ALIASES, "person"),  # type: ignore[arg-type]
             {},
         )
-        if commit:
-            session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise DataError(f"registry rows violate a constraint: {exc.orig}") from exc
-    except BaseException:
-        session.rollback()
-        raise
     logger.info(
         "registry synced: %d regions, %d households, %d persons",
         n_regions,

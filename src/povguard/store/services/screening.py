@@ -9,12 +9,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from sqlalchemy import delete, insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
 from povguard.store.models import HOUSEHOLD_TYPES, WARNING_KINDS, HouseholdWarning, utcnow
-from povguard.store.services._common import check_period, chunked, jsonable, plain
+from povguard.store.services._common import (
+    check_period,
+    chunked,
+    jsonable,
+    plain,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +138,7 @@ def replace_warnings(
     now = utcnow()
     seen: set[tuple[str, str]] = set()
     count = 0
-    try:
+    with transaction(session, commit=commit, conflict=f"warnings of {period} violate a constraint"):
         session.execute(delete(HouseholdWarning).where(HouseholdWarning.period == period))
         for batch in chunked(rows, BATCH_SIZE):
             prepared = []
@@ -146,13 +151,5 @@ def replace_warnings(
                 prepared.append(row)
             session.execute(insert(HouseholdWarning), prepared)
             count += len(prepared)
-        if commit:
-            session.commit()
-    except IntegrityError as exc:
-        session.rollback()
-        raise DataError(f"warnings of {period} violate a constraint: {exc.orig}") from exc
-    except BaseException:
-        session.rollback()
-        raise
     logger.info("replaced warnings of %s: %d rows", period, count)
     return count
