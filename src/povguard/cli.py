@@ -178,7 +178,7 @@ def cycle(
     home: Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb or spark (POVGUARD_ENGINE)")] = None,
 ) -> None:
-    """运行月度监测 / Run the monthly cycle: ingest, link, indicators, screen, warnings.
+    """运行月度监测 / Run the monthly cycle: ingest, link, quality, indicators, screen.
 
     Exit codes: 0 all files loaded; 1 finished but some files could not be read
     (reported by name); 2 bad arguments or configuration.
