@@ -406,5 +406,19 @@ def accounts_deactivate(
     console.print(f"account {account.id} {account.name} deactivated")
 
 
+# ------------------------------------------------------------------------ linkage
+
+
+def _mount_linkage() -> None:
+    from povguard.cli_linkage import linkage_app
+    from povguard.cli_review import review_app
+
+    linkage_app.add_typer(review_app, name="review")
+    app.add_typer(linkage_app, name="linkage")
+
+
+_mount_linkage()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

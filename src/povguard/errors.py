@@ -13,3 +13,12 @@ class ConfigError(PovguardError):
 
 class DataError(PovguardError):
     """Input data cannot be read or violates its contract."""
+
+
+class NotFoundError(DataError, LookupError):
+    """A requested record (by its key) does not exist."""
+
+
+class ConflictError(DataError):
+    """A change conflicts with the stored state: the record is not in a state that
+    allows it, or someone else changed it meanwhile (optimistic locking)."""

@@ -12,7 +12,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from povguard.cycle.publish import publish_registry, publish_warnings, record_run
+from povguard.cycle.publish import (
+    publish_link_reviews,
+    publish_registry,
+    publish_warnings,
+    record_run,
+)
 from povguard.cycle.run import CycleResult, ensure_registry, feed_periods, run_cycle
 from povguard.engine import open_engine
 from povguard.errors import ConfigError
@@ -66,12 +71,17 @@ def run_periods(
                     bar.update(task, description=f"{p} {name}", advance=1)
 
                 loaded, _ = ensure_registry(engine, registry)
-                result = run_cycle(engine, p, feeds, registry, pack, progress=step)
+                with sessions() as session:
+                    decisions = _link_decisions(session)
+                result = run_cycle(
+                    engine, p, feeds, registry, pack, progress=step, link_decisions=decisions
+                )
                 step("publish")
                 with sessions() as session:
                     if loaded or not _has_registry(session):
                         publish_registry(session, registry, p)
                     publish_warnings(session, p, result.warnings)
+                    publish_link_reviews(session, engine, p)
                     stages = {
                         s.name: {"seconds": round(s.seconds, 3), "rows": s.rows, **s.detail}
                         for s in result.stages
@@ -86,6 +96,12 @@ def run_periods(
         engine.close()
     _print_cycles(console, results)
     return 1 if failed else 0
+
+
+def _link_decisions(session: Any) -> dict[str, str]:
+    from povguard.store import services
+
+    return services.link_decisions(session)
 
 
 def _has_registry(session: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Publish a cycle's results to the operations database (registry snapshot, warnings)."""
+"""Publish a cycle's results to the operations database (registry, warnings, link reviews)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import ibis
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
+from povguard.engine import Engine
+from povguard.linkage import REVIEW
 from povguard.store import services
 
 _BATCH = 50_000
@@ -55,3 +58,11 @@ def record_run(
         stages=stages,
         error=error,
     )
+
+
+def publish_link_reviews(session: Session, engine: Engine, period: str) -> int:
+    """Queue the period's uncertain link pairs for clerical review; returns new pairs."""
+    if not engine.exists(REVIEW):
+        return 0
+    rows = engine.fetch(engine.table(REVIEW).filter(ibis._.period == period)).to_pylist()
+    return services.queue_link_reviews(session, rows)

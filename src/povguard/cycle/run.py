@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,7 @@ def link_keys(mappings: dict[str, SourceMapping]) -> list[LinkKeys]:
                 id=person_id or (hk.head_id if hk else None),
                 name=(pk.name if pk and pk.name else None) or (hk.head_name if hk else None),
                 birth=pk.birth_date if pk else None,
+                sex=pk.sex if pk else None,
                 village_code=hk.region if hk else None,
                 village_name=hk.village if hk else None,
                 household_no=hk.household_no if hk else None,
@@ -126,6 +127,7 @@ def run_cycle(
     progress: Callable[[str], None] | None = None,
     ingest: bool = True,
     mappings: dict[str, SourceMapping] | None = None,
+    link_decisions: Mapping[str, str] | None = None,
 ) -> CycleResult:
     """Run ingest, link, indicators and screen for ``period``.
 
@@ -145,6 +147,8 @@ def run_cycle(
         False to skip ingestion (the raw tables are already there, e.g. clean records).
     mappings:
         Source mappings (default: the packaged ones).
+    link_decisions:
+        Clerical review decisions by pair key (``match`` / ``non_match``).
     """
     mappings = mappings or load_mappings()
     if not _PERIOD.match(period):
@@ -170,10 +174,11 @@ def run_cycle(
         )
     link = stage(
         "link",
-        lambda: link_period(engine, period, link_keys(mappings)),
+        lambda: link_period(engine, period, link_keys(mappings), decisions=link_decisions),
         lambda r: sum(sum(c.values()) for c in r.counts.values()),
     )
     stages[-1].detail["link_rate"] = round(link.rate, 5)
+    stages[-1].detail["review"] = link.review
     if ingest:
         stage("quality", lambda: build_quality(engine, period, mappings), lambda t: t.num_rows)
     stage("indicators", lambda: build_indicators(engine, period), lambda n: n)

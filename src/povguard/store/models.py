@@ -1,7 +1,7 @@
 """ORM models of the operations database (SQLAlchemy 2 typed declarative).
 
 Tables: ``regions``, ``households``, ``persons``, ``warnings``, ``cycle_runs``,
-``api_accounts``.
+``api_accounts``, ``link_review_pairs``, ``link_review_events``.
 Schema changes go through an Alembic revision in ``povguard/store/migrations``.
 """
 
@@ -214,3 +214,67 @@ class ApiAccount(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+#: States of a pair in the clerical review queue of record linkage.
+LINK_REVIEW_STATUSES: Final = ("pending", "match", "non_match")
+#: What happened to a pair in the review queue (its append-only audit trail).
+LINK_REVIEW_ACTIONS: Final = ("queued", "decided", "undone")
+#: Length of a review pair's key (a hex content hash).
+PAIR_KEY_LEN: Final = 64
+SOURCE_LEN: Final = 64
+ACTOR_LEN: Final = 100
+
+
+class LinkReviewPair(Base):
+    """A record-candidate pair of uncertain match probability, for clerical review.
+
+    The key is a stable hash of the department record's compared values and the
+    candidate person, so the same pair in a later month is the same row: a stored
+    decision is reused and the pair is never asked twice. ``record``,
+    ``candidate`` (the compared fields of both sides) and ``explanation`` (per
+    field: comparison level and Bayes factor) are JSON text. ``version`` is
+    bumped by every change of the decision (optimistic locking).
+    """
+
+    __tablename__ = "link_review_pairs"
+    __table_args__ = (CheckConstraint(_in("status", LINK_REVIEW_STATUSES), name="status"),)
+
+    pair_key: Mapped[str] = mapped_column(String(PAIR_KEY_LEN), primary_key=True)
+    source: Mapped[str] = mapped_column(String(SOURCE_LEN), index=True)
+    first_period: Mapped[str] = mapped_column(String(PERIOD_LEN))
+    last_period: Mapped[str] = mapped_column(String(PERIOD_LEN))
+    file: Mapped[str] = mapped_column(Text)
+    row: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[str] = mapped_column(String(ID_NUMBER_LEN))
+    household_id: Mapped[str | None] = mapped_column(String(HOUSEHOLD_ID_LEN))
+    match_probability: Mapped[float] = mapped_column(Float)
+    explanation: Mapped[str] = mapped_column(Text)
+    record: Mapped[str] = mapped_column(Text)
+    candidate: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    decided_by: Mapped[str | None] = mapped_column(String(ACTOR_LEN))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - SQLAlchemy's hook
+
+
+class LinkReviewEvent(Base):
+    """One step of a review pair's audit trail (append-only: never updated or deleted)."""
+
+    __tablename__ = "link_review_events"
+    __table_args__ = (CheckConstraint(_in("action", LINK_REVIEW_ACTIONS), name="action"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
+    pair_key: Mapped[str] = mapped_column(
+        String(PAIR_KEY_LEN), ForeignKey("link_review_pairs.pair_key"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(ACTOR_LEN))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    before_status: Mapped[str | None] = mapped_column(String(16))
+    after_status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
