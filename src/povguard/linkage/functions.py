@@ -2,12 +2,12 @@
 
 Comparison levels call ``pg_name_relation(a, b)``, ``pg_id_relation(a, b)`` and
 ``pg_birth_relation(a, b)``, which return the category strings of
-:mod:`povguard.linkage.compare`. They only run on blocked candidate pairs.
+:mod:`povguard.linkage.compare`. They only run on blocked candidate pairs (and cache
+their results).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,16 +25,10 @@ SQL_FUNCTIONS: dict[str, PairFn] = {
 }
 
 
-def _cached(fn: PairFn) -> PairFn:
-    return functools.lru_cache(maxsize=200_000)(fn)
-
-
 def _arrow_udf(fn: PairFn) -> Callable[[pa.Array, pa.Array], pa.Array]:
-    cached = _cached(fn)
-
     def run(a: pa.Array, b: pa.Array) -> pa.Array:
         return pa.array(
-            [cached(x, y) for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)],
+            [fn(x, y) for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)],
             pa.string(),
         )
 
@@ -63,19 +57,20 @@ def register_duckdb(con: Any) -> None:
 
 def register_spark(session: Any) -> None:
     """Register the pairwise functions on a Spark session as pandas UDFs."""
-    import pandas as pd  # type: ignore[import-untyped]
-    from pyspark.sql.functions import pandas_udf  # type: ignore[attr-defined]
+    from pyspark.sql.functions import PandasUDFType, pandas_udf  # type: ignore[attr-defined]
 
     for name, fn in SQL_FUNCTIONS.items():
-        cached = _cached(fn)
+        # scalar pandas UDF, declared (postponed annotations hide the Series hints)
+        udf = pandas_udf(_series_udf(fn), "string", PandasUDFType.SCALAR)
+        session.udf.register(name, udf)
 
-        def run(a: pd.Series, b: pd.Series, _f: PairFn = cached) -> pd.Series:
-            return pd.Series(
-                [
-                    _f(x, y)
-                    for x, y in zip(a.where(a.notna(), None), b.where(b.notna(), None), strict=True)
-                ],
-                dtype=object,
-            )
 
-        session.udf.register(name, pandas_udf(run, "string"))
+def _series_udf(fn: PairFn) -> Callable[..., Any]:
+    import pandas as pd  # type: ignore[import-untyped]
+
+    def run(a, b):  # type: ignore[no-untyped-def]
+        left = a.astype(object).where(a.notna(), None)
+        right = b.astype(object).where(b.notna(), None)
+        return pd.Series([fn(x, y) for x, y in zip(left, right, strict=True)], dtype=object)
+
+    return run

@@ -61,6 +61,11 @@ class Backend:
             from povguard.engine.spark import spark_session
 
             session = spark_session()
+        context = session.sparkContext
+        if context.getCheckpointDir() is None:  # Splink checkpoints intermediate tables
+            import tempfile
+
+            context.setCheckpointDir(tempfile.mkdtemp(prefix="povguard-splink-"))
         register_spark(session)
         return cls("spark", session)
 
@@ -76,11 +81,14 @@ class Backend:
         return api(spark_session=self.handle, num_partitions_on_repartition=4)
 
     def query(self, sql: str) -> pa.Table:
-        """Run ``sql`` and return the result as Arrow."""
+        """Run ``sql`` (DuckDB dialect; transpiled for Spark) and return Arrow."""
         if self.kind == "duckdb":
             result: pa.Table = self.handle.execute(sql).fetch_arrow_table()
             return result
-        return pa.Table.from_pandas(self.handle.sql(sql).toPandas(), preserve_index=False)
+        import sqlglot
+
+        spark_sql = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+        return pa.Table.from_pandas(self.handle.sql(spark_sql).toPandas(), preserve_index=False)
 
     def put(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as ``name``."""
@@ -220,12 +228,22 @@ def _level(c: Comparison, label: str, m: float, u: float | None) -> Any:
             f"substr({l_}, 1, {n}) = substr({r_}, 1, {n})", base_dialect_str="duckdb"
         )
     else:  # resident_id
-        # the Python comparison only runs where two of the three ID segments agree
-        near = " + ".join(
-            f"CASE WHEN substr({l_}, {a}, {n}) = substr({r_}, {a}, {n}) THEN 1 ELSE 0 END"
-            for a, n in ((1, 6), (7, 8), (15, 4))
-        )
-        rel = f"({near}) >= 2 AND pg_id_relation({l_}, {r_})"
+        # the Python comparison only runs where an ID window agrees: one wrong or
+        # swapped digit anywhere leaves one of them intact (as in the person spec)
+        def same(*parts: tuple[int, int]) -> str:
+            return " AND ".join(
+                f"substr({l_}, {a}, {n}) = substr({r_}, {a}, {n})" for a, n in parts
+            )
+
+        windows = [
+            same((1, 14)),
+            same((7, 12)),
+            same((1, 6), (15, 4)),
+            same((1, 5), (8, 11)),
+            same((1, 13), (16, 3)),
+        ]
+        near = " OR ".join(f"({w})" for w in windows)
+        rel = f"({near}) AND pg_id_relation({l_}, {r_})"
         ok = f'coalesce("{col}__ok_l", TRUE) AND coalesce("{col}__ok_r", TRUE)'
         if label == "legacy15":
             sql = f'"{col}__18_l" = "{col}__18_r"'
