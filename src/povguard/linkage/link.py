@@ -329,30 +329,30 @@ def _scored(
         cand = registry.get(b["candidate"]) if b else None
         chosen = None
         m = "unlinked"
-        if b and decision == "review":
-            key = pair_key(rec, b["candidate"])
-            verdict = decisions.get(key)
-            if verdict == "match":
-                chosen, m = cand, "clerical"
-            elif verdict is None:
-                m = "review"
-                review_rows.append(
-                    {
-                        "period": period,
-                        "pair_key": key,
-                        "source": sources[i],
-                        "file": files[i],
-                        "row": rows[i],
-                        "person_id": b["candidate"],
-                        "household_id": cand["household_id"] if cand else None,
-                        "match_probability": b["match_probability"],
-                        "explanation": explanations.get((rec["record_id"], b["candidate"])),
-                        "record": json.dumps({f: rec[f] for f in PROBE_FIELDS}, ensure_ascii=False),
-                        "candidate": json.dumps(
-                            {f: (cand or {}).get(f) for f in PROBE_FIELDS}, ensure_ascii=False
-                        ),
-                    }
-                )
+        key = pair_key(rec, b["candidate"]) if b else ""
+        verdict = decisions.get(key)
+        if b and verdict is not None and decision != "none":
+            # a reviewer's decision on the same pair stands, whatever the score now
+            chosen, m = (cand, "clerical") if verdict == "match" else (None, "unlinked")
+        elif b and decision == "review":
+            m = "review"
+            review_rows.append(
+                {
+                    "period": period,
+                    "pair_key": key,
+                    "source": sources[i],
+                    "file": files[i],
+                    "row": rows[i],
+                    "person_id": b["candidate"],
+                    "household_id": cand["household_id"] if cand else None,
+                    "match_probability": b["match_probability"],
+                    "explanation": explanations.get((rec["record_id"], b["candidate"])),
+                    "record": json.dumps({f: rec[f] for f in PROBE_FIELDS}, ensure_ascii=False),
+                    "candidate": json.dumps(
+                        {f: (cand or {}).get(f) for f in PROBE_FIELDS}, ensure_ascii=False
+                    ),
+                }
+            )
         elif b and decision == "match":
             chosen, m = cand, "probabilistic"
         if chosen and chosen["is_relative"]:

@@ -205,11 +205,11 @@ def _level(c: Comparison, label: str, m: float, u: float | None) -> Any:
     lvl: Any
     if label == "else":
         lvl = cll.ElseLevel()
-    elif label == "exact":
-        lvl = cll.ExactMatchLevel(col, term_frequency_adjustments=c.term_frequency)
     elif c.kind == "custom":
         sql = next(lv.sql for lv in c.levels if lv.label == label)
         lvl = cll.CustomLevel(sql, base_dialect_str="duckdb")
+    elif label == "exact":
+        lvl = cll.ExactMatchLevel(col, term_frequency_adjustments=c.term_frequency)
     elif c.kind == "levenshtein":
         lvl = cll.LevenshteinLevel(col, int(float(label.split("<=")[1])))
     elif c.kind == "jaro_winkler":
@@ -625,6 +625,8 @@ def estimate_u(table: Input, spec: LinkSpec, *, backend: Backend | None = None) 
     from splink import Linker
 
     backend = backend or Backend.duckdb()
+    if not isinstance(table, str) and table.num_rows < 2:
+        raise ConfigError(f"link spec {spec.name}: u needs at least two records")
     api = backend.api()
     if isinstance(table, str):
         source = api.register(table, dataset_display_name=_name("reg"))
@@ -643,9 +645,16 @@ def estimate_u(table: Input, spec: LinkSpec, *, backend: Backend | None = None) 
     floor = 0.5 / spec.u_max_pairs
     out: UValues = {}
     for c, cm in zip(spec.comparisons, model["comparisons"], strict=True):
-        out[c.name] = {
-            lv["label_for_charts"]: max(float(lv.get("u_probability") or 0.0), floor)
-            for lv in cm["comparison_levels"]
-            if not lv.get("is_null_level")
-        }
+        levels = [lv for lv in cm["comparison_levels"] if not lv.get("is_null_level")]
+        seen = [i for i, lv in enumerate(levels) if (lv.get("u_probability") or 0.0) > 0]
+        last_seen = seen[-1] if seen else -1
+        out[c.name] = {}
+        for i, lv in enumerate(levels):
+            u = float(lv.get("u_probability") or 0.0)
+            if u <= 0:
+                # a rare agreement level gets the floor; a disagreement level that no
+                # random pair reached (another county, in a one-county registry) is
+                # taken as common among non-matches (u = 1/2): evidence against a match
+                u = floor if i < last_seen else max(0.5, float(lv["m_probability"]))
+            out[c.name][lv["label_for_charts"]] = u
     return out

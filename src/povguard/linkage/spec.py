@@ -25,6 +25,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -51,25 +52,27 @@ DEFAULT_LEVELS: dict[str, tuple[tuple[str, float], ...]] = {
     "exact": (("exact", 0.95), ("else", 0.05)),
     "levenshtein": (("exact", 0.85), ("else", 0.05)),
     "jaro_winkler": (("exact", 0.85), ("else", 0.05)),
+    # m falls along each ladder, so that where u is the same (rare levels that
+    # random pairs never reach) a better level never weighs less than a worse one
     "chinese_name": (
         ("exact", 0.86),
         ("homophone", 0.05),
-        ("swapped", 0.01),
-        ("similar_char", 0.03),
-        ("one_char", 0.02),
+        ("swapped", 0.03),
+        ("similar_char", 0.025),
+        ("one_char", 0.015),
         ("pinyin_close", 0.01),
-        ("else", 0.02),
+        ("else", 0.01),
     ),
     "resident_id": (
         ("exact", 0.88),
-        ("legacy15", 0.02),
-        ("check_char", 0.015),
-        ("transposition", 0.015),
-        ("one_digit", 0.03),
+        ("legacy15", 0.03),
+        ("check_char", 0.025),
+        ("transposition", 0.02),
+        ("one_digit", 0.015),
         ("near_inconsistent", 0.01),
         ("two_digits", 0.005),
-        ("prefix14", 0.005),
-        ("else", 0.02),
+        ("prefix14", 0.004),
+        ("else", 0.011),
     ),
     "birth_date": (
         ("exact", 0.93),
@@ -86,6 +89,7 @@ DEFAULT_LEVELS: dict[str, tuple[tuple[str, float], ...]] = {
         ("else", 0.01),
     ),
 }
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _THRESHOLD_KINDS = frozenset({"levenshtein", "jaro_winkler"})
 _THRESHOLD_M = 0.1  # shared by the threshold levels of a threshold kind
 
@@ -98,6 +102,12 @@ class Level(BaseModel):
     label: str = Field(min_length=1)
     sql: str = Field(min_length=1, description="condition in DuckDB SQL")
     m: float = Field(gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Level:
+        if self.label in ("else", "null"):
+            raise ValueError(f"level label {self.label!r} is reserved")
+        return self
 
 
 class Comparison(BaseModel):
@@ -197,11 +207,19 @@ class LinkSpec(BaseModel):
         return self
 
     def input_columns(self) -> list[str]:
-        """Columns the input tables must have (before derived columns are added)."""
+        """Columns the input tables must have (before derived columns are added).
+
+        The unique id, the compared columns, and plain column names used by the
+        fast path or a blocking rule that are not derived comparison columns.
+        """
         cols: list[str] = [self.unique_id]
+        derived: set[str] = set()
         for c in self.comparisons:
             cols.append(c.col)
             cols += [x for x in (c.birth, c.sex) if x]
+            derived |= {f"{c.col}__{s}" for s in ("py", "18", "p14", "ok")}
+        terms = [*self.exact, *(t for rule in self.blocking for t in rule)]
+        cols += [t for t in terms if _IDENT.match(t) and t not in derived]
         return list(dict.fromkeys(cols))
 
 
@@ -223,7 +241,7 @@ def parse_spec(data: object, origin: str = "<spec>") -> LinkSpec:
 
 
 def load_spec(name_or_path: str | Path) -> LinkSpec:
-    """Load a spec: a built-in name (``person``, ``household``) or a YAML file path.
+    """Load a spec: a built-in name (``person``) or a YAML file path.
 
     Raises
     ------
