@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import sys
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -367,36 +368,23 @@ def test_each_level_is_reached_by_its_case(kind: str, index: int) -> None:
 
 
 #: Built-in kinds whose default m priors give inverted weights (see the report).
-INVERTED = {
-    "chinese_name": "BUG (u floor): a level never seen among the random pairs gets u = "
-    "0.5/u_max_pairs, so on this population 'homophone' outweighs 'exact' (and "
-    "'pinyin_close' outweighs 'one_char'; on the twin registry 'swapped' outweighs "
-    "'homophone')",
-}
-
-
-@pytest.mark.parametrize("kind", [*sorted(INVERTED), "resident_id"])
+@pytest.mark.parametrize("kind", ["chinese_name", "resident_id"])
 def test_levels_are_reached_symmetric_and_null_safe(kind: str) -> None:
     check_levels(COMPARISONS[kind], CASES[kind])
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=INVERTED[k]))
-        if k in INVERTED
-        else k
-        for k in KINDS
-    ],
-)
+@pytest.mark.parametrize("kind", KINDS)
 def test_builtin_kinds_pass_the_conformance_check(kind: str) -> None:
     check_comparison_conformance(COMPARISONS[kind], CASES[kind], default_population())
 
 
-def test_weights_of_the_kinds_with_inverted_priors_are_as_reported() -> None:
-    """The inversion behind the remaining xfail above (so the report stays true)."""
-    names = level_weights(COMPARISONS["chinese_name"], CASES["chinese_name"], default_population())
-    assert names["homophone"] > names["exact"]
+def test_estimated_u_keeps_every_ladder_ordered() -> None:
+    """Rare levels that random pairs never reach cannot outweigh better levels."""
+    for kind in ("chinese_name", "resident_id"):
+        weights = level_weights(COMPARISONS[kind], CASES[kind], default_population())
+        labels = [label for label, _ in COMPARISONS[kind].ladder()]
+        values = [weights[label] for label in labels]
+        assert values == sorted(values, reverse=True), (kind, weights)
 
 
 def test_a_different_region_is_never_evidence_for_a_match_in_a_one_county_registry() -> None:
@@ -458,9 +446,16 @@ def test_the_conformance_check_catches_a_missing_level() -> None:
         check_levels(COMPARISONS["region_code"], cases)
 
 
-def test_the_conformance_check_catches_inverted_weights() -> None:
-    comparison = COMPARISONS["levenshtein"].model_copy(
-        update={"m": {"distance<=1": 0.001, "distance<=2": 0.5}}
-    )
+def test_the_conformance_check_catches_inverted_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """estimate_u keeps weights ordered; u values from elsewhere may not be."""
+    comparison = COMPARISONS["levenshtein"]
+    original = estimate_u
+
+    def inverted(population: pa.Table, spec: LinkSpec) -> dict[str, dict[str, float]]:
+        u = original(population, spec)
+        u[comparison.name]["distance<=2"] = 1e-9
+        return u
+
+    monkeypatch.setattr(sys.modules[__name__], "estimate_u", inverted)
     with pytest.raises(AssertionError, match="weights not ordered"):
         check_weight_order(comparison, CASES["levenshtein"], default_population())

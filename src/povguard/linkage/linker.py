@@ -619,8 +619,10 @@ def estimate_u(table: Input, spec: LinkSpec, *, backend: Backend | None = None) 
     Pairs of distinct records drawn at random are almost all non-matches, so the
     share of them at each level estimates u (Splink's random sampling, at most
     ``spec.u_max_pairs`` pairs). A level never seen in the sample gets half a
-    pair's share, so it stays finite. Estimate once per registry and pass the
-    result to :func:`link`, instead of sampling on every run.
+    pair's share, so it stays finite; u is then raised where needed so that the
+    weights fall along each ladder (a rare worse level never outweighs a better
+    one). Estimate once per registry and pass the result to :func:`link`,
+    instead of sampling on every run.
     """
     from splink import Linker
 
@@ -656,5 +658,9 @@ def estimate_u(table: Input, spec: LinkSpec, *, backend: Backend | None = None) 
                 # random pair reached (another county, in a one-county registry) is
                 # taken as common among non-matches (u = 1/2): evidence against a match
                 u = floor if i < last_seen else max(0.5, float(lv["m_probability"]))
-            out[c.name][lv["label_for_charts"]] = u
+            if i > 0:  # a worse level never weighs more than a better one: m/u falls
+                prev, m_prev = levels[i - 1], float(levels[i - 1]["m_probability"])
+                prev_u = out[c.name][prev["label_for_charts"]]
+                u = max(u, prev_u * float(lv["m_probability"]) / m_prev)
+            out[c.name][lv["label_for_charts"]] = min(u, 1.0)
     return out
