@@ -377,8 +377,10 @@ def test_estimate_u_gives_every_level_of_every_comparison() -> None:
         labels = [lab for lab, _ in c.ladder()]
         assert list(u[c.name]) == labels
         assert all(floor <= p <= 1 for p in u[c.name].values()), u[c.name]
-        # the observed shares add up to one; unseen levels add at most their floor
-        assert 1 - 1e-9 <= sum(u[c.name].values()) <= 1 + floor * len(labels)
+        # the observed shares add up to one; unseen levels and the ordering of the
+        # ladder (a worse level's u raised to keep its weight below a better one's) add
+        # a little
+        assert 1 - 1e-9 <= sum(u[c.name].values()) <= 1.01
         assert u[c.name]["else"] > 0.5  # random pairs mostly disagree
     assert u["email"]["exact"] == floor  # every email is unique
     assert u["city"]["exact"] == pytest.approx(1 / len(CITIES), rel=0.3)
