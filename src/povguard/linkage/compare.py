@@ -591,9 +591,10 @@ def id_prefix(value: str | None) -> str | None:
     if full is not None:
         return full[:14]
     m = _EXCEL.match(_norm_id(value))
-    if m:  # Excel drops trailing zeros of the 15 significant digits
-        return (m.group(1) + m.group(2)).ljust(15, "0")[:14]
-    return None
+    digits = (m.group(1) + m.group(2)) if m else ""
+    # 15 significant digits, or 14 when Excel dropped a trailing zero; fewer is a
+    # display rounding (5.22325e+17) that kept nothing usable
+    return digits[:14] if len(digits) >= 14 else None
 
 
 def _is_swap(x: str, y: str, diffs: list[int]) -> bool:

@@ -397,8 +397,9 @@ def _registry_rows(engine: Engine, person_ids: list[str]) -> dict[str, dict[str,
     if not person_ids:
         return {}
     t = engine.table(REGISTRY_PERSONS)
+    wanted = ibis.memtable(pa.table({"wanted_id": pa.array(person_ids, pa.string())}))
     rows = engine.fetch(
-        t.filter(t.record_id.isin(person_ids)).select(
+        t.join(wanted, t.record_id == wanted.wanted_id).select(
             "record_id", "household_id", "is_relative", *PROBE_FIELDS
         )
     ).to_pylist()

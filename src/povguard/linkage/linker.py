@@ -98,11 +98,22 @@ class Backend:
             self.handle.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
 
     def drop(self, name: str) -> None:
-        """Remove what :meth:`put` exposed."""
+        """Remove what :meth:`put` or :meth:`materialise` exposed."""
         if self.kind == "duckdb":
-            self.handle.unregister(name)
+            self.handle.unregister(name)  # a view registered by put()
+            self.handle.execute(f"drop table if exists temp.{name}")
         else:
             self.handle.catalog.dropTempView(name)
+
+    def materialise(self, name: str, sql: str) -> None:
+        """Store the result of ``sql`` (DuckDB dialect) as temporary table ``name``."""
+        if self.kind == "duckdb":
+            self.handle.execute(f"create or replace temp table {name} as {sql}")
+        else:
+            import sqlglot
+
+            spark_sql = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+            self.handle.sql(spark_sql).cache().createOrReplaceTempView(name)
 
 
 def engine_backend(engine: Any) -> Backend:
@@ -125,10 +136,13 @@ def backend_for(kind: str | None) -> Backend:
 
 
 def _strings(col: pa.ChunkedArray | pa.Array) -> list[str | None]:
+    """Values as strings; blank strings are missing values (a '' ID is no ID)."""
     if pa.types.is_date(col.type) or pa.types.is_timestamp(col.type):
         col = pc.strftime(col, "%Y-%m-%d")
     elif not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
+    blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+    col = pc.if_else(blank, pa.scalar(None, pa.string()), col)
     return col.to_pylist()  # type: ignore[no-any-return]
 
 
@@ -577,7 +591,22 @@ def _score(
     splink_log = logging.getLogger("splink")
     level = splink_log.level
     splink_log.setLevel(logging.ERROR)  # Splink's advice on max_pairs and untrained levels
+    tf_tables: list[str] = []
     try:
+        if right is not None:
+            # frequencies of the records linked to, not of this batch: repeats of a
+            # name among the month's records must not weaken their own matches
+            for c in spec.comparisons:
+                if c.term_frequency:
+                    tf_tables.append(_name("tf"))
+                    col = f'"{c.col}"'
+                    backend.materialise(
+                        tf_tables[-1],
+                        f'select {col}, count(*) / sum(count(*)) over () as "tf_{c.col}" '
+                        f"from {right} where {col} is not null group by {col}",
+                    )
+                    lookup = api.register(tf_tables[-1], dataset_display_name=_name("tfl"))
+                    linker.table_management.register_term_frequency_lookup(lookup, c.col)
         if u is None:
             linker.training.estimate_u_using_random_sampling(
                 max_pairs=spec.u_max_pairs, seed=spec.seed
@@ -590,6 +619,8 @@ def _score(
         pairs = _pairs_from_splink(raw, spec, model) if raw.num_rows else empty
     finally:
         linker.table_management.delete_tables_created_by_splink_from_db()
+        for t in tf_tables:
+            backend.drop(t)
         splink_log.setLevel(level)
     return pairs
 
