@@ -89,6 +89,23 @@ class PolicyPack(BaseModel):
                 out[name] = value
         return out
 
+    def with_overrides(self, values: dict[str, float]) -> PolicyPack:
+        """A copy with parameters replaced (a per-year parameter gets the value in every year).
+
+        Raises
+        ------
+        ConfigError
+            For a parameter the pack does not have.
+        """
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise ConfigError(f"pack {self.id}@{self.version}: unknown parameter(s) {unknown}")
+        params: dict[str, float | dict[int, float]] = dict(self.parameters)
+        for name, value in values.items():
+            old = params[name]
+            params[name] = {y: float(value) for y in old} if isinstance(old, dict) else float(value)
+        return self.model_copy(update={"parameters": params})
+
     def rule(self, rule_id: str) -> Rule:
         """The rule with ``rule_id``."""
         for r in self.rules:

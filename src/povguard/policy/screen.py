@@ -78,10 +78,11 @@ def _json(values: dict[str, Any]) -> str:
     )
 
 
-def screen_period(engine: Engine, period: str, pack: PolicyPack) -> pa.Table:
+def screen_period(engine: Engine, period: str, pack: PolicyPack, *, store: bool = True) -> pa.Table:
     """Evaluate ``pack`` on the indicators of ``period`` and store table ``warnings``.
 
-    Returns the period's warnings (one row per household and rule).
+    Returns the period's warnings (one row per household and rule). With
+    ``store=False`` nothing is written (what-if simulation).
     """
     params = pack.params_for(period)
     ind = engine.table("indicators").filter(ibis._.period == period)
@@ -130,7 +131,8 @@ def screen_period(engine: Engine, period: str, pack: PolicyPack) -> pa.Table:
             }
         )
     table = pa.Table.from_pylist(rows, schema=WARNING_SCHEMA)
-    engine.replace_period(WARNINGS, period, table)
+    if store:
+        engine.replace_period(WARNINGS, period, table)
     return table
 
 
