@@ -9,7 +9,7 @@ import pytest
 
 from povguard.engine import DuckDBEngine
 from povguard.errors import ConfigError
-from povguard.policy import load_pack
+from povguard.policy import load_pack, load_packs
 from povguard.policy.expr import compile_condition, names, parse
 
 PACK = """
@@ -41,9 +41,12 @@ def _write(tmp_path: Path, condition: str = "income_pc_12m < monitoring_line") -
 def test_default_pack_loads_and_parameters_follow_the_year() -> None:
     pack = load_pack()
     assert len(pack.rules) >= 20
-    assert pack.params_for("2025-06")["monitoring_line"] == 7100
-    assert pack.params_for("2021-01")["monitoring_line"] == 6000
-    assert pack.params_for("2030-01")["monitoring_line"] == 7100  # latest known year
+    assert pack.params_for("2025-06")["monitoring_line"] == 6000  # national: 2021's line
+    guizhou = load_packs().select("2025-06", "522625100200")
+    assert guizhou.id == "guizhou-monitoring"
+    assert guizhou.params_for("2025-06")["monitoring_line"] == 7100
+    assert guizhou.params_for("2021-01")["monitoring_line"] == 6000
+    assert guizhou.params_for("2030-01")["monitoring_line"] == 7100  # latest known year
 
 
 @pytest.mark.parametrize(

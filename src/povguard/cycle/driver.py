@@ -21,7 +21,7 @@ from povguard.cycle.publish import (
 from povguard.cycle.run import CycleResult, ensure_registry, feed_periods, run_cycle
 from povguard.engine import open_engine
 from povguard.errors import ConfigError
-from povguard.policy import load_pack
+from povguard.policy import load_policy
 from povguard.settings import Settings
 from povguard.ui import progress_bar
 
@@ -56,7 +56,7 @@ def run_periods(
     if not periods:
         raise ConfigError(f"no YYYY-MM folders in {feeds}")
     registry = registry or feeds.parent / "registry"
-    pack = load_pack(pack_path)
+    pack = load_policy(pack_path)
     engine = open_engine(settings.engine, settings.home)
     sessions = _ops(settings)
     failed = 0
@@ -173,7 +173,7 @@ def run_evaluation(
             raise ConfigError(f"no warnings in {settings.home}: run `povguard cycle` first")
         have = engine.fetch(engine.table("warnings").select("period").distinct())["period"]
         periods = periods or sorted(have.to_pylist())
-        result = evaluate(engine, twin, periods, load_pack(pack_path), fidelity=fidelity)
+        result = evaluate(engine, twin, periods, load_policy(pack_path), fidelity=fidelity)
     finally:
         engine.close()
     data = result.as_dict()

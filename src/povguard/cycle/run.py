@@ -29,7 +29,7 @@ from povguard.ingest import (
     load_mappings,
 )
 from povguard.linkage import LinkKeys, link_period, load_registry
-from povguard.policy import PolicyPack, screen_period
+from povguard.policy import PackLibrary, PolicyPack, screen_period
 
 log = logging.getLogger(__name__)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -122,7 +122,7 @@ def run_cycle(
     period: str,
     feeds_dir: Path,
     registry_dir: Path,
-    pack: PolicyPack,
+    pack: PolicyPack | PackLibrary,
     *,
     progress: Callable[[str], None] | None = None,
     ingest: bool = True,
@@ -142,7 +142,7 @@ def run_cycle(
     registry_dir:
         Folder with the registry Parquet files.
     pack:
-        The policy pack to apply.
+        The policy: one pack, or a library (the pack in force per period and region).
     ingest:
         False to skip ingestion (the raw tables are already there, e.g. clean records).
     mappings:

@@ -25,7 +25,7 @@ from povguard.engine import DuckDBEngine, Engine
 from povguard.evaluate.clean import load_clean_period
 from povguard.indicators import build_indicators
 from povguard.linkage import link_period, load_registry
-from povguard.policy import PolicyPack, screen_period
+from povguard.policy import PackLibrary, PolicyPack, screen_period
 
 Key = tuple[str, str]  # (period, household_id)
 
@@ -108,7 +108,7 @@ def evaluate(
     engine: Engine,
     twin_dir: Path,
     periods: list[str],
-    pack: PolicyPack | None = None,
+    pack: PolicyPack | PackLibrary | None = None,
     fidelity: bool = True,
 ) -> Evaluation:
     """Evaluate the warnings of ``periods`` in ``engine`` against the twin in ``twin_dir``."""
@@ -177,7 +177,7 @@ def evaluate(
 
 
 def clean_warnings(
-    twin_dir: Path, periods: list[str], pack: PolicyPack
+    twin_dir: Path, periods: list[str], pack: PolicyPack | PackLibrary
 ) -> set[tuple[str, str, str]]:
     """Warnings (period, household, rule) of the pack applied to the twin's clean records."""
     from povguard.cycle import id_fields, link_keys

@@ -83,7 +83,7 @@ class Backend:
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` (DuckDB dialect; transpiled for Spark) and return Arrow."""
         if self.kind == "duckdb":
-            result: pa.Table = self.handle.execute(sql).fetch_arrow_table()
+            result: pa.Table = self.handle.execute(sql).arrow()
             return result
         import sqlglot
 

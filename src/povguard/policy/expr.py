@@ -9,7 +9,9 @@ Conditions are Python-like expressions over indicator fields and pack parameters
 Allowed: ``and``/``or``/``not``, comparisons (also chained), ``+ - * /``, ``in``
 with a list of constants, numbers, strings, ``True``/``False``, field and parameter
 names, and the functions ``if_else(c, a, b)``, ``coalesce(a, b, ...)``,
-``is_null(x)``. Anything else is rejected when the pack is loaded.
+``is_null(x)`` and ``min_over(field, months)`` (the field's lowest value over the
+last ``months`` periods including this one; unknown when a period has no value).
+Anything else is rejected when the pack is loaded.
 
 Unknowns: a comparison with a NULL field is NULL; the screen treats a NULL
 condition as "cannot be evaluated" (the rule's ``unknown`` setting decides whether
@@ -26,7 +28,7 @@ import ibis
 
 from povguard.errors import ConfigError
 
-_FUNCS = {"if_else", "coalesce", "is_null"}
+_FUNCS = {"if_else", "coalesce", "is_null", "min_over"}
 _CMP: dict[type, Callable[[Any, Any], Any]] = {
     ast.Lt: lambda a, b: a < b,
     ast.LtE: lambda a, b: a <= b,
@@ -79,7 +81,32 @@ def parse(text: str, where: str) -> ast.Expression:
             isinstance(node.func, ast.Name) and node.func.id in _FUNCS
         ):
             raise ConfigError(f"{where}: only {sorted(_FUNCS)} may be called in {text!r}")
+        if isinstance(node, ast.Call) and node.func.id == "min_over":  # type: ignore[attr-defined]
+            args = node.args
+            if not (
+                len(args) == 2
+                and isinstance(args[0], ast.Name)
+                and isinstance(args[1], (ast.Name, ast.Constant))
+            ):
+                raise ConfigError(f"{where}: min_over(field, months) takes a field and a number")
     return tree
+
+
+def history_column(field: str, months: int) -> str:
+    """Name of the column that holds ``min_over(field, months)``."""
+    return f"min_over__{field}__{months}"
+
+
+def history_calls(tree: ast.Expression, params: Mapping[str, Any]) -> set[tuple[str, int]]:
+    """The (field, months) of every ``min_over`` call, months resolved from ``params``."""
+    out: set[tuple[str, int]] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "min_over":
+            field, months = node.args
+            assert isinstance(field, ast.Name)
+            n = params[months.id] if isinstance(months, ast.Name) else months.value  # type: ignore[attr-defined]
+            out.add((field.id, int(n)))
+    return out
 
 
 def names(tree: ast.Expression) -> set[str]:
@@ -129,6 +156,9 @@ def compile_condition(tree: ast.Expression, table: Any, params: Mapping[str, Any
             return table[node.id]
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
+            if node.func.id == "min_over":
+                field, n = next(iter(history_calls(ast.Expression(body=node), params)))
+                return table[history_column(field, n)]
             args = [go(a) for a in node.args]
             if node.func.id == "if_else":
                 return ibis.ifelse(args[0], args[1], args[2])

@@ -27,9 +27,9 @@ from povguard.policy.expr import names, parse
 #: Indicator fields a rule may use (the indicators stage's output).
 INDICATOR_FIELDS = frozenset(INDICATOR_TYPES)
 #: Values always available to reason templates and conditions.
-BUILTINS = frozenset({"year", "period"})
+BUILTINS = frozenset({"year", "period", "region_name"})
 
-Kind = Literal["risk", "screening", "guarantee", "ineligibility"]
+Kind = Literal["risk", "screening", "guarantee", "ineligibility", "elimination", "tier"]
 HouseholdType = Literal["by_registration", "sudden_hardship"]
 
 
@@ -66,13 +66,32 @@ class PolicyPack(BaseModel):
     name_en: str
     effective_from: date
     effective_to: date | None = None
-    region: str = Field("", description="region-code prefix the pack applies to ('' = national)")
+    region: str = Field(
+        "", pattern=r"^\d*$", description="region-code prefix the pack applies to ('' = national)"
+    )
+    region_name_zh: str = Field("全国", description="the region's name in reasons (贵州省)")
+    region_name_en: str = "national"
+    extends: str | None = Field(
+        None, description="id of the pack this one overrides (parameters and rules by id)"
+    )
+    disable: tuple[str, ...] = Field((), description="rule ids of the base pack not applied")
     parameters: dict[str, float | dict[int, float]] = {}
     verify_missing: tuple[str, ...] = Field(
         (),
         description="fields whose absence turns a fired screening rule into 'needs verification'",
     )
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """``id@version``, as written on every warning."""
+        return f"{self.id}@{self.version}"
+
+    def effective_on(self, day: date) -> bool:
+        """Whether the pack is in force on ``day``."""
+        return self.effective_from <= day and (
+            self.effective_to is None or day <= self.effective_to
+        )
 
     def params_for(self, period: str) -> dict[str, Any]:
         """Parameter values in force in ``period`` (per-year values: latest year <= its year).
@@ -80,7 +99,7 @@ class PolicyPack(BaseModel):
         The built-ins ``year`` and ``period`` are included.
         """
         year = int(period[:4])
-        out: dict[str, Any] = {"year": year, "period": period}
+        out: dict[str, Any] = {"year": year, "period": period, "region_name": self.region_name_zh}
         for name, value in self.parameters.items():
             if isinstance(value, dict):
                 years = sorted(y for y in value if y <= year) or sorted(value)
@@ -142,8 +161,145 @@ def template_fields(text: str) -> set[str]:
     return {f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
+def _read(text: str, where: str) -> PolicyPack:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    try:
+        return PolicyPack.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{where}: {loc}: {first['msg']}") from exc
+
+
+def _packaged() -> list[tuple[str, str]]:
+    folder = importlib.resources.files("povguard.resources").joinpath("policy")
+    return sorted(
+        (f.read_text(encoding="utf-8"), f"policy/{f.name}")
+        for f in folder.iterdir()
+        if f.name.endswith(".yaml")
+    )
+
+
+def _resolve(pack: PolicyPack, base: PolicyPack, where: str) -> PolicyPack:
+    """``pack`` on top of ``base``: parameters and rules by id replace, ``disable`` drops."""
+    unknown = sorted(set(pack.disable) - {r.id for r in base.rules})
+    if unknown:
+        raise ConfigError(f"{where}: disable: no rule(s) {unknown} in base pack {base.id}")
+    own = {r.id: r for r in pack.rules}
+    rules = [own.pop(r.id, r) for r in base.rules if r.id not in pack.disable]
+    rules += list(own.values())
+    verify = pack.verify_missing or base.verify_missing
+    return pack.model_copy(
+        update={
+            "parameters": {**base.parameters, **pack.parameters},
+            "rules": tuple(rules),
+            "verify_missing": verify,
+        }
+    )
+
+
+class PackLibrary:
+    """Every pack in force somewhere: selects the pack for a period and a region.
+
+    The most specific region prefix in force on the period's first day wins (a
+    provincial override beats the national pack, a county override beats both);
+    among equally specific packs the latest ``effective_from`` wins.
+    """
+
+    def __init__(self, packs: list[PolicyPack]) -> None:
+        if not packs:
+            raise ConfigError("no policy packs")
+        self.packs = packs
+
+    def in_force(self, period: str) -> list[PolicyPack]:
+        """Packs in force on the first day of ``period``, most specific region first."""
+        day = date(int(period[:4]), int(period[5:7]), 1)
+        live = [p for p in self.packs if p.effective_on(day)]
+        # per region prefix the latest pack only
+        best: dict[str, PolicyPack] = {}
+        for p in sorted(live, key=lambda p: p.effective_from):
+            best[p.region] = p
+        return sorted(best.values(), key=lambda p: -len(p.region))
+
+    def select(self, period: str, region_code: str = "") -> PolicyPack:
+        """The pack for a household of ``region_code`` in ``period``.
+
+        Raises
+        ------
+        ConfigError
+            When no pack is in force there and then.
+        """
+        for p in self.in_force(period):
+            if region_code.startswith(p.region):
+                return p
+        raise ConfigError(f"no policy pack in force for {period} and region {region_code!r}")
+
+
+def load_packs(paths: list[Path] | None = None) -> PackLibrary:
+    """Load, resolve (``extends``) and validate packs: the packaged ones, or ``paths``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, rule and field of the first problem, an unknown base pack or
+        a circular ``extends``.
+    """
+    sources = _packaged() if paths is None else [_text(p) for p in paths]
+    raw = {}
+    where_of = {}
+    for text, where in sources:
+        pack = _read(text, where)
+        key = pack.ref
+        if key in raw:
+            raise ConfigError(f"{where}: pack {key} is defined twice")
+        raw[key], where_of[key] = pack, where
+    by_id: dict[str, list[PolicyPack]] = {}
+    for pack in raw.values():
+        by_id.setdefault(pack.id, []).append(pack)
+    resolved: dict[str, PolicyPack] = {}
+
+    def resolve(key: str, chain: tuple[str, ...]) -> PolicyPack:
+        if key in resolved:
+            return resolved[key]
+        pack, where = raw[key], where_of[key]
+        if pack.extends is None:
+            out = pack
+        else:
+            if pack.extends in chain or pack.extends == pack.id:
+                cycle = " -> ".join((*chain, key, pack.extends))
+                raise ConfigError(f"{where}: circular extends: {cycle}")
+            bases = by_id.get(pack.extends)
+            if not bases:
+                raise ConfigError(f"{where}: extends: no pack with id {pack.extends!r}")
+            base = max(bases, key=lambda b: b.effective_from)
+            out = _resolve(pack, resolve(base.ref, (*chain, pack.id)), where)
+        _check(out, where)
+        resolved[key] = out
+        return out
+
+    return PackLibrary([resolve(k, ()) for k in raw])
+
+
+def _text(path: Path) -> tuple[str, str]:
+    try:
+        return path.read_text(encoding="utf-8"), str(path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def load_policy(path: Path | None = None) -> PolicyPack | PackLibrary:
+    """What the cycle screens with: one pack file for every household, or by default
+    the packaged library (national packs per period, provincial overrides by region)."""
+    return load_packs() if path is None else load_pack(path)
+
+
 def load_pack(path: Path | None = None) -> PolicyPack:
-    """Load and validate a pack (default: the packaged national pack).
+    """Load and validate one pack (default: the packaged 2021-2025 national pack).
+
+    A pack that ``extends`` another is resolved against the packaged packs.
 
     Raises
     ------
@@ -151,22 +307,15 @@ def load_pack(path: Path | None = None) -> PolicyPack:
         Naming the file, rule and field of the first problem.
     """
     if path is None:
-        res = importlib.resources.files("povguard.resources").joinpath("policy/national-2021.yaml")
-        text, where = res.read_text(encoding="utf-8"), "policy/national-2021.yaml"
-    else:
-        try:
-            text, where = path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
-    try:
-        pack = PolicyPack.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}: {loc}: {first['msg']}") from exc
+        library = load_packs()
+        return next(p for p in library.packs if p.id == "national-monitoring")
+    text, where = _text(path)
+    pack = _read(text, where)
+    if pack.extends is not None:
+        packaged = {p.id: p for p in load_packs().packs}
+        base = packaged.get(pack.extends)
+        if base is None:
+            raise ConfigError(f"{where}: extends: no packaged pack with id {pack.extends!r}")
+        pack = _resolve(pack, base, where)
     _check(pack, where)
     return pack

@@ -19,8 +19,10 @@ import ibis
 import pyarrow as pa
 
 from povguard.engine import Engine
-from povguard.policy.expr import compile_condition, names
-from povguard.policy.pack import PolicyPack, Rule, template_fields
+from povguard.errors import ConfigError
+from povguard.indicators import window
+from povguard.policy.expr import compile_condition, history_calls, history_column, names
+from povguard.policy.pack import PackLibrary, PolicyPack, Rule, template_fields
 
 WARNINGS = "warnings"
 WARNING_SCHEMA = pa.schema(
@@ -78,19 +80,66 @@ def _json(values: dict[str, Any]) -> str:
     )
 
 
-def screen_period(engine: Engine, period: str, pack: PolicyPack, *, store: bool = True) -> pa.Table:
-    """Evaluate ``pack`` on the indicators of ``period`` and store table ``warnings``.
+def screen_period(
+    engine: Engine, period: str, pack: PolicyPack | PackLibrary, *, store: bool = True
+) -> pa.Table:
+    """Evaluate the policy on the indicators of ``period`` and store table ``warnings``.
 
-    Returns the period's warnings (one row per household and rule). With
-    ``store=False`` nothing is written (what-if simulation).
+    ``pack`` is one pack applied to every household, or a library: each household
+    is screened with the most specific pack in force in ``period`` for its village
+    code (a provincial override beats the national pack). Returns the period's
+    warnings (one row per household and rule). With ``store=False`` nothing is
+    written (what-if simulation).
     """
+    packs = pack.in_force(period) if isinstance(pack, PackLibrary) else [pack]
+    if not packs:
+        raise ConfigError(f"no policy pack in force for {period}")
+    rows: list[dict[str, Any]] = []
+    claimed: list[str] = []
+    for p in packs:  # most specific region first
+        ind = engine.table("indicators").filter(ibis._.period == period)
+        if p.region:
+            ind = ind.filter(ind.village_code.startswith(p.region).fill_null(False))
+        for other in claimed:
+            if other.startswith(p.region) and other != p.region:
+                ind = ind.filter(~ind.village_code.startswith(other).fill_null(False))
+        claimed.append(p.region)
+        rows += _screen(engine, ind, period, p)
+    table = pa.Table.from_pylist(rows, schema=WARNING_SCHEMA)
+    if store:
+        engine.replace_period(WARNINGS, period, table)
+    return table
+
+
+def _with_history(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> Any:
+    """``ind`` with a column per ``min_over(field, months)`` call of the pack's rules."""
     params = pack.params_for(period)
-    ind = engine.table("indicators").filter(ibis._.period == period)
+    calls: set[tuple[str, int]] = set()
+    for rule in pack.rules:
+        calls |= history_calls(rule.tree(f"{pack.id}:{rule.id}"), params)
+    for field, months in sorted(calls):
+        past = engine.table("indicators")
+        past = past.filter(past.period.isin(window(period, months)))
+        agg = past.group_by("household_id").aggregate(
+            h_min=past[field].min(), h_n=past[field].count()
+        )
+        agg = agg.select(
+            h_household=agg.household_id,
+            **{history_column(field, months): ibis.ifelse(agg.h_n >= months, agg.h_min, None)},
+        )
+        ind = ind.left_join(agg, ind.household_id == agg.h_household).drop("h_household")
+    return ind
+
+
+def _screen(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> list[dict[str, Any]]:
+    params = pack.params_for(period)
+    ind = _with_history(engine, ind, period, pack)
     rows: list[dict[str, Any]] = []
     fired_screening: dict[str, list[str]] = {}
     for rule in pack.rules:
         tree = rule.tree(f"{pack.id}:{rule.id}")
         used = sorted(names(tree) & set(ind.columns))
+        used += [history_column(f, n) for f, n in sorted(history_calls(tree, params))]
         cond = compile_condition(tree, ind, params)
         shown = template_fields(rule.reason_zh) | template_fields(rule.reason_en)
         cols = ["household_id", "former_poor", *used, *sorted(shown), *rule.evidence]
@@ -118,7 +167,7 @@ def screen_period(engine: Engine, period: str, pack: PolicyPack, *, store: bool 
                 "period": period,
                 "household_id": household_id,
                 "rule_id": "needs_verification",
-                "rule_version": f"{pack.id}@{pack.version}",
+                "rule_version": pack.ref,
                 "kind": "needs_verification",
                 "severity": "medium",
                 "household_type": None,
@@ -130,10 +179,7 @@ def screen_period(engine: Engine, period: str, pack: PolicyPack, *, store: bool 
                 "evidence": "[]",
             }
         )
-    table = pa.Table.from_pylist(rows, schema=WARNING_SCHEMA)
-    if store:
-        engine.replace_period(WARNINGS, period, table)
-    return table
+    return rows
 
 
 def _warning(
@@ -145,7 +191,11 @@ def _warning(
     outcome: str,
     used: list[str] | None = None,
 ) -> dict[str, Any]:
-    used_params = names(rule.tree(rule.id)) | template_fields(rule.reason_zh)
+    used_params = (
+        names(rule.tree(rule.id))
+        | template_fields(rule.reason_zh)
+        | template_fields(rule.reason_en)
+    )
     values = {k: v for k, v in params.items() if k in used_params}
     values |= {k: v for k, v in row.items() if not k.startswith("ev_")}
     htype = None
@@ -155,7 +205,8 @@ def _warning(
         htype = "sudden_hardship"
     kind: str = rule.kind
     if outcome == "fired":
-        zh, en = _FMT.format(rule.reason_zh, **values), _FMT.format(rule.reason_en, **values)
+        zh = _FMT.format(rule.reason_zh, **values)
+        en = _FMT.format(rule.reason_en, **{**values, "region_name": pack.region_name_en})
     else:
         missing = [u for u in (used or []) if row.get(u) is None]
         zh = f"{rule.title_zh}：缺少 {'、'.join(missing)}，无法判定，需核实"
@@ -165,7 +216,7 @@ def _warning(
         "period": period,
         "household_id": row["household_id"],
         "rule_id": rule.id,
-        "rule_version": f"{pack.id}@{pack.version}",
+        "rule_version": pack.ref,
         "kind": kind,
         "severity": rule.severity,
         "household_type": htype,
