@@ -56,6 +56,9 @@ def test_default_pack_loads_and_parameters_follow_the_year() -> None:
         ("income_pc_12m <", "cannot parse"),
         ("__import__('os')", "only"),
         ("income_pc_12m.real > 1", "Attribute is not allowed"),
+        ("house_grade > monitoring_line", "type error"),
+        ("income_pc_12m + 1", "not a yes/no test"),
+        ("min_over(income_pc_12m)", "min_over(field, months)"),
     ],
 )
 def test_bad_conditions_are_rejected_naming_file_and_rule(

@@ -17,12 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
+import ibis
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from povguard.errors import ConfigError
 from povguard.indicators import INDICATOR_TYPES
-from povguard.policy.expr import names, parse
+from povguard.policy.expr import compile_condition, history_calls, history_column, names, parse
 
 #: Indicator fields a rule may use (the indicators stage's output).
 INDICATOR_FIELDS = frozenset(INDICATOR_TYPES)
@@ -144,6 +145,7 @@ def _check(pack: PolicyPack, where: str) -> None:
         unknown = used - INDICATOR_FIELDS - set(pack.parameters) - BUILTINS
         if unknown:
             raise ConfigError(f"{w}: unknown field(s) {sorted(unknown)} in condition")
+        _check_types(pack, rule, w)
         for text in (rule.reason_zh, rule.reason_en):
             for field in template_fields(text):
                 if field not in INDICATOR_FIELDS | set(pack.parameters) | BUILTINS:
@@ -154,6 +156,22 @@ def _check(pack: PolicyPack, where: str) -> None:
     for field in pack.verify_missing:
         if field not in INDICATOR_FIELDS:
             raise ConfigError(f"{where}: verify_missing: unknown field {field!r}")
+
+
+def _check_types(pack: PolicyPack, rule: Rule, where: str) -> None:
+    """Compile the condition against the indicators' schema: it must be a boolean."""
+    params = pack.params_for(f"{pack.effective_from.year:04d}-01")
+    tree = rule.tree(where)
+    schema = dict(INDICATOR_TYPES)
+    for field, months in history_calls(tree, params):
+        schema[history_column(field, months)] = INDICATOR_TYPES[field]
+    try:
+        expr = compile_condition(tree, ibis.table(schema, name="indicators"), params)
+        kind = expr.type()
+    except (TypeError, ValueError, AttributeError, ibis.common.exceptions.IbisError) as exc:
+        raise ConfigError(f"{where}: type error in condition {rule.condition!r}: {exc}") from exc
+    if not kind.is_boolean():
+        raise ConfigError(f"{where}: condition {rule.condition!r} is {kind}, not a yes/no test")
 
 
 def template_fields(text: str) -> set[str]:

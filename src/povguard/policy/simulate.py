@@ -43,7 +43,15 @@ NEEDS_VERIFICATION: Final = "needs_verification"
 MAX_IDS_LISTED: Final = 100
 
 _TYPE_ORDER: Final = ("unstable_former_poor", "edge", "sudden_hardship")
-_KIND_ORDER: Final = ("risk", "screening", "guarantee", "ineligibility", NEEDS_VERIFICATION)
+_KIND_ORDER: Final = (
+    "risk",
+    "screening",
+    "guarantee",
+    "ineligibility",
+    "tier",
+    "elimination",
+    NEEDS_VERIFICATION,
+)
 
 #: Labels of kinds, household types and the report, Chinese and English.
 KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
@@ -51,6 +59,8 @@ KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
     "screening": ("部门筛查", "department screening"),
     "guarantee": ("三保障及饮水", "guarantees and water"),
     "ineligibility": ("不符合条件", "ineligibility"),
+    "tier": ("分层救助", "assistance tier"),
+    "elimination": ("风险消除", "risk elimination"),
     NEEDS_VERIFICATION: ("需核实", "needs verification"),
 }
 TYPE_LABELS: Final[dict[str | None, tuple[str, str]]] = {
