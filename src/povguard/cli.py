@@ -406,18 +406,20 @@ def accounts_deactivate(
     console.print(f"account {account.id} {account.name} deactivated")
 
 
-# ------------------------------------------------------------------------ linkage
+# ------------------------------------------------------------------------ linkage, policy
 
 
-def _mount_linkage() -> None:
+def _mount_subcommands() -> None:
     from povguard.cli_linkage import linkage_app
+    from povguard.cli_policy import policy_app
     from povguard.cli_review import review_app
 
     linkage_app.add_typer(review_app, name="review")
     app.add_typer(linkage_app, name="linkage")
+    app.add_typer(policy_app, name="policy")
 
 
-_mount_linkage()
+_mount_subcommands()
 
 
 if __name__ == "__main__":  # pragma: no cover

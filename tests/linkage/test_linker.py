@@ -540,3 +540,38 @@ def test_string_columns_are_compared_as_written() -> None:
     result = link(left, table(ORIGINALS[:1]), SPEC, min_probability=0.0)
     assert result.pairs["city"].to_pylist() == ["else"]
     assert pc.all(pc.equal(result.pairs["surname"], "exact")).as_py()
+
+
+def test_vectorised_id_columns_equal_the_python_functions() -> None:
+    """prepare()'s Arrow fast path gives what id18 / id_prefix / id_consistent give."""
+    from stdnum.cn import ric
+
+    from povguard.linkage.compare import id18, id_consistent, id_prefix
+    from povguard.linkage.linker import _id_columns
+
+    rng = random.Random(7)
+    base = "52262519720329" + "351"
+    good = base + ric.calc_check_digit(base)
+    ids = [
+        good,
+        good[:-1] + "x",
+        good[:10] + "1345" + good[14:],  # impossible date
+        good[:6] + good[8:17],  # 15-digit legacy
+        "5.22625197203293e+17",
+        " " + good,
+        "",
+        None,
+        "abc",
+    ]
+    births = [None, "1972-03-29", "1972-03-30", "1972/03/29", "bad", ""]
+    sexes = [None, "男", "女", " 男", "M"]
+    rows = [(rng.choice(ids), rng.choice(births), rng.choice(sexes)) for _ in range(400)]
+    rows += [(i, b, x) for i in ids for b in births for x in sexes]
+    v = pa.array([r[0] for r in rows], pa.string())
+    b = pa.array([r[1] for r in rows], pa.string())
+    x = pa.array([r[2] for r in rows], pa.string())
+    full, p14, ok = _id_columns(v, b, x)
+    for n, (i, bb, xx) in enumerate(rows):
+        assert full[n].as_py() == (id18(i) if i else None), (i, bb, xx)
+        assert p14[n].as_py() == (id_prefix(i) if i else None), (i, bb, xx)
+        assert ok[n].as_py() == id_consistent(i, bb, xx), (i, bb, xx)

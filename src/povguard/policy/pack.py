@@ -242,6 +242,32 @@ class PackLibrary:
             best[p.region] = p
         return sorted(best.values(), key=lambda p: -len(p.region))
 
+    @property
+    def parameters(self) -> dict[str, float | dict[int, float]]:
+        """Every parameter name of the packs (values of the last pack that has it)."""
+        out: dict[str, float | dict[int, float]] = {}
+        for p in self.packs:
+            out.update(p.parameters)
+        return out
+
+    def with_overrides(self, values: dict[str, float]) -> PackLibrary:
+        """Every pack with the parameters it has replaced (what-if on the whole library).
+
+        Raises
+        ------
+        ConfigError
+            For a parameter no pack has.
+        """
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            raise ConfigError(f"policy packs: unknown parameter(s) {unknown}")
+        return PackLibrary(
+            [
+                p.with_overrides({k: v for k, v in values.items() if k in p.parameters})
+                for p in self.packs
+            ]
+        )
+
     def select(self, period: str, region_code: str = "") -> PolicyPack:
         """The pack for a household of ``region_code`` in ``period``.
 
@@ -309,8 +335,9 @@ def _text(path: Path) -> tuple[str, str]:
 
 
 def load_policy(path: Path | None = None) -> PolicyPack | PackLibrary:
-    """What the cycle screens with: one pack file for every household, or by default
-    the packaged library (national packs per period, provincial overrides by region)."""
+    """What the cycle screens with: one pack file (for the households of its region),
+    or by default the packaged library (national packs per period, provincial
+    overrides by region)."""
     return load_packs() if path is None else load_pack(path)
 
 

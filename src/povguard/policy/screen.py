@@ -85,9 +85,10 @@ def screen_period(
 ) -> pa.Table:
     """Evaluate the policy on the indicators of ``period`` and store table ``warnings``.
 
-    ``pack`` is one pack applied to every household, or a library: each household
-    is screened with the most specific pack in force in ``period`` for its village
-    code (a provincial override beats the national pack). Returns the period's
+    ``pack`` is one pack (applied to the households of its region; every household
+    for a national pack), or a library: each household is screened with the most
+    specific pack in force in ``period`` for its village code (a provincial
+    override beats the national pack). Returns the period's
     warnings (one row per household and rule). With ``store=False`` nothing is
     written (what-if simulation).
     """

@@ -28,10 +28,11 @@ import pyarrow as pa
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from povguard.engine import Engine
 from povguard.errors import ConfigError, NotFoundError
-from povguard.policy.pack import PolicyPack
+from povguard.policy.pack import PackLibrary, PolicyPack
 from povguard.policy.screen import screen_period
 
 RegionLevel = Literal["county", "township", "village"]
@@ -522,7 +523,21 @@ def _check_period(engine: Engine, period: str) -> None:
         )
 
 
-def _effective_note(pack: PolicyPack, period: str, role: str) -> str | None:
+Policy = PolicyPack | PackLibrary
+
+
+def _packs(policy: Policy, period: str) -> list[PolicyPack]:
+    """The packs that screen ``period``: the library's packs in force, or the one pack."""
+    return policy.in_force(period) if isinstance(policy, PackLibrary) else [policy]
+
+
+def _ref(policy: Policy, period: str) -> str:
+    return ", ".join(p.ref for p in _packs(policy, period))
+
+
+def _effective_note(pack: Policy, period: str, role: str) -> str | None:
+    if isinstance(pack, PackLibrary):
+        return None  # a library screens with the packs in force
     first = date(int(period[:4]), int(period[5:7]), 1)
     start, end = pack.effective_from, pack.effective_to
     if first < start.replace(day=1) or (end is not None and first > end):
@@ -534,13 +549,14 @@ def _effective_note(pack: PolicyPack, period: str, role: str) -> str | None:
     return None
 
 
-def _param_changes(base: PolicyPack, new: PolicyPack, period: str) -> tuple[ParameterChange, ...]:
-    b, a = base.params_for(period), new.params_for(period)
-    out = []
-    for name in sorted(set(base.parameters) | set(new.parameters)):
-        if b.get(name) != a.get(name):
-            out.append(ParameterChange(name, b.get(name), a.get(name)))
-    return tuple(out)
+def _param_changes(base: Policy, new: Policy, period: str) -> tuple[ParameterChange, ...]:
+    out: dict[str, ParameterChange] = {}
+    for bp, np_ in zip(_packs(base, period), _packs(new, period), strict=False):
+        b, a = bp.params_for(period), np_.params_for(period)
+        for name in sorted(set(bp.parameters) | set(np_.parameters)):
+            if b.get(name) != a.get(name):
+                out.setdefault(name, ParameterChange(name, b.get(name), a.get(name)))
+    return tuple(out[k] for k in sorted(out))
 
 
 def _titles(packs: Iterable[PolicyPack]) -> dict[str, tuple[str, str]]:
@@ -575,10 +591,10 @@ def _check_overrides(overrides: Mapping[str, float]) -> dict[str, float]:
 def simulate(
     engine: Engine,
     period: str,
-    pack: PolicyPack,
+    pack: Policy,
     overrides: Mapping[str, float],
     *,
-    base: PolicyPack | None = None,
+    base: Policy | None = None,
     by: str = "township",
     area_prefix: str = "",
 ) -> Simulation:
@@ -611,8 +627,10 @@ def simulate(
     Returns
     -------
     Simulation
-        Counts per rule, kind, region and household type; the households newly
-        and no longer flagged.
+        Counts per rule (every rule of both packs, and the outcomes "needs
+        verification"), kind, region and household type; the households newly
+        and no longer flagged. A household counts as flagged when the screen
+        gives it any warning.
 
     Raises
     ------
@@ -650,11 +668,17 @@ def simulate(
     def region_of(household: str) -> str | None:
         return _region_key(villages.get(household), width)
 
-    keys_all = set(before) | set(after)
+    # every rule of both packs is listed, also when it flags nobody
+    keys_all = (
+        set(before)
+        | set(after)
+        | {(r.id, r.kind) for x in (modified, base) for p in _packs(x, period) for r in p.rules}
+    )
     all_before, all_after = _merge(before.values()), _merge(after.values())
     names = _region_names(engine, {region_of(h) for h in set(all_before) | set(all_after)})
-    titles = _titles((modified, base))
-    order = _rule_order((modified, base))
+    in_force = [*_packs(modified, period), *_packs(base, period)]
+    titles = _titles(in_force)
+    order = _rule_order(in_force)
 
     def rule_sort(k: tuple[str, str]) -> tuple[int, int, int]:
         rule_id, kind = k
@@ -700,8 +724,8 @@ def simulate(
     return Simulation(
         period=period,
         by=by,
-        pack=f"{modified.id}@{modified.version}",
-        base=f"{base.id}@{base.version}",
+        pack=_ref(modified, period),
+        base=_ref(base, period),
         overrides=values,
         parameters=_param_changes(base, modified, period),
         total=Count(
@@ -987,7 +1011,7 @@ class PackDiff:
         i = _lang(lang)
         title = f"{_t(i, 'diff_title')}: {self.a} -> {self.b}"
         if self.equal:
-            return Table(title=title, caption=_t(i, "equal"))
+            return Text(f"{title}: {_t(i, 'equal')}")
         parts: list[RenderableType] = [title]
         if self.pack:
             t = Table(title=_t(i, "pack_fields"))
