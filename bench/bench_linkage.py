@@ -537,10 +537,9 @@ def link_exact(engine: Any, probe: pa.Table) -> tuple[dict[str, str], dict[str, 
     """(c) exact normalised ID: ``id_number__18`` equal to exactly one registry person's."""
     from povguard.linkage import REGISTRY_PERSONS
     from povguard.linkage.compare import id18
-    from povguard.linkage.linker import _mapped
 
     t = time.perf_counter()
-    ids = pa.array(_mapped(probe["id_number"].to_pylist(), id18), pa.string())
+    ids = pa.array([id18(v) if v else None for v in probe["id_number"].to_pylist()], pa.string())
     keys = pa.table({"record_id": probe["record_id"], "id18": ids})
     t_norm = time.perf_counter() - t
     con = engine.con.con

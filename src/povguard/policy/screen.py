@@ -105,6 +105,8 @@ def screen_period(
             if other.startswith(p.region) and other != p.region:
                 ind = ind.filter(~ind.village_code.startswith(other).fill_null(False))
         claimed.append(p.region)
+        if len(packs) > 1 and engine.count(ind) == 0:
+            continue  # no household left for this pack in the period
         rows += _screen(engine, ind, period, p)
     table = pa.Table.from_pylist(rows, schema=WARNING_SCHEMA)
     if store:
@@ -132,23 +134,26 @@ def _with_history(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> An
     return ind
 
 
-def _screen(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> list[dict[str, Any]]:
+def _screen(engine: Engine, plain: Any, period: str, pack: PolicyPack) -> list[dict[str, Any]]:
     params = pack.params_for(period)
-    ind = _with_history(engine, ind, period, pack)
+    with_history = _with_history(engine, plain, period, pack)
     rows: list[dict[str, Any]] = []
     fired_screening: dict[str, list[str]] = {}
     for rule in pack.rules:
         tree = rule.tree(f"{pack.id}:{rule.id}")
+        history = sorted(history_calls(tree, params))
+        ind = with_history if history else plain  # the look-back join only where used
         used = sorted(names(tree) & set(ind.columns))
-        used += [history_column(f, n) for f, n in sorted(history_calls(tree, params))]
+        used += [history_column(f, n) for f, n in history]
         cond = compile_condition(tree, ind, params)
         shown = template_fields(rule.reason_zh) | template_fields(rule.reason_en)
+        in_reason = names(tree) | shown  # parameters written into the warning's values
         cols = ["household_id", "former_poor", *used, *sorted(shown), *rule.evidence]
         cols += [f for f in pack.verify_missing if f not in cols]
         cols = list(dict.fromkeys(c for c in cols if c in ind.columns))
         hit = engine.fetch(ind.filter(cond.fill_null(False)).select(*cols)).to_pylist()
         for r in hit:
-            rows.append(_warning(period, pack, rule, r, params, "fired"))
+            rows.append(_warning(period, pack, rule, r, params, in_reason, "fired"))
             if rule.kind in ("screening", "guarantee"):
                 missing = [f for f in pack.verify_missing if r.get(f) is None]
                 if missing:
@@ -158,7 +163,7 @@ def _screen(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> list[dic
         if rule.unknown == "verify":
             unknown = engine.fetch(ind.filter(cond.isnull()).select(*cols)).to_pylist()
             for r in unknown:
-                rows.append(_warning(period, pack, rule, r, params, "unknown", used))
+                rows.append(_warning(period, pack, rule, r, params, in_reason, "unknown", used))
     for household_id, items in fired_screening.items():
         rules = [i for i in items if not i.startswith("missing:")]
         missing = sorted({i.removeprefix("missing:") for i in items if i.startswith("missing:")})
@@ -189,15 +194,11 @@ def _warning(
     rule: Rule,
     row: dict[str, Any],
     params: dict[str, Any],
+    shown: set[str],
     outcome: str,
     used: list[str] | None = None,
 ) -> dict[str, Any]:
-    used_params = (
-        names(rule.tree(rule.id))
-        | template_fields(rule.reason_zh)
-        | template_fields(rule.reason_en)
-    )
-    values = {k: v for k, v in params.items() if k in used_params}
+    values = {k: v for k, v in params.items() if k in shown}
     values |= {k: v for k, v in row.items() if not k.startswith("ev_")}
     htype = None
     if rule.household_type == "by_registration":
