@@ -158,6 +158,8 @@ def case(
     absent: set[str] | frozenset[str] = frozenset(),
     **row: Any,
 ) -> Case:
+    if (row.get("education_cost_12m") or 0) > 10_000:  # DOMAIN 4: schooling > 10,000 a year
+        expect = {*expect, "education_cost_high"}
     return Case(hid, frozenset(expect), period, row, history or {}, exact, frozenset(absent))
 
 
@@ -405,6 +407,10 @@ DEPARTMENTS = [
     case("working_member_death", {"working_member_death"}, working_age_deaths=1, deaths=1),
     case("elderly_death", deaths=1),
     case("serious_illness", {"serious_illness_diagnosis"}, new_serious_illness=1),
+    case("education_cost_10000", education_cost_12m=10000.0),
+    case("education_cost_10001", {"education_cost_high"}, education_cost_12m=10001.0),
+    case("assistance_started", {"social_assistance_change"}, assistance_started=1),
+    case("assistance_ended", {"social_assistance_change"}, assistance_ended=1),
     case("disaster_4999", disaster_loss=4999.0),
     case("disaster_5000", {"disaster_loss"}, disaster_loss=5000.0),
     case("disaster_5001", {"disaster_loss"}, disaster_loss=5001.0),
