@@ -819,7 +819,7 @@ def instrument_registry(engine: Any) -> StageClock:
     clock = StageClock()
     clock.wrap(run_mod, "registry_fingerprint", "cycle.registry_fingerprint")
     clock.wrap(run_mod, "load_registry", "registry.load_registry")
-    for attr in ("prepare", "estimate_u", "name_keys"):
+    for attr in ("prepare", "estimate_u"):
         clock.wrap(registry_mod, attr, f"registry.{attr}")
     clock.wrap(registry_mod.pq, "read_table", "registry.read_parquet")
     clock.wrap(engine, "replace_table", "engine.replace_table")

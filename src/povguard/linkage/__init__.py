@@ -16,7 +16,7 @@ from povguard.linkage.link import (
     pair_key,
 )
 from povguard.linkage.linker import Backend, LinkResult, backend_for, dedupe, link, prepare
-from povguard.linkage.names import name_key, name_keys
+from povguard.linkage.names import name_key
 from povguard.linkage.registry import REGISTRY_HEADS, REGISTRY_PERSONS, load_registry
 from povguard.linkage.spec import Comparison, Level, LinkSpec, load_spec, parse_spec
 
@@ -41,7 +41,6 @@ __all__ = [
     "load_registry",
     "load_spec",
     "name_key",
-    "name_keys",
     "pair_key",
     "parse_spec",
     "prepare",

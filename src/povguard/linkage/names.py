@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import unicodedata
 
-import numpy as np
 from pypinyin import Style, lazy_pinyin
 
 
@@ -23,18 +22,3 @@ def name_key(name: str) -> str:
     """
     text = "".join(unicodedata.normalize("NFKC", name).split())
     return "".join(_char_key(ch) for ch in text)
-
-
-def name_keys(names: np.ndarray | list[str | None]) -> list[str | None]:
-    """:func:`name_key` of many names (None and "" give None); each distinct name once."""
-    cache: dict[str, str] = {}
-    out: list[str | None] = []
-    for n in np.asarray(names, dtype=object).tolist():
-        if not n:
-            out.append(None)
-            continue
-        key = cache.get(n)
-        if key is None:
-            key = cache[n] = name_key(n)
-        out.append(key)
-    return out

@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 from povguard.engine import Engine
 from povguard.errors import ConfigError
 from povguard.linkage.linker import UValues, engine_backend, estimate_u, prepare
-from povguard.linkage.names import name_keys
 from povguard.linkage.spec import LinkSpec, load_spec
 
 REGISTRY_FILES = ("regions", "households", "persons", "relatives")
@@ -25,10 +24,9 @@ REGISTRY_U = "registry_link_u"
 def load_registry(engine: Engine, folder: Path, spec: LinkSpec | None = None) -> dict[str, int]:
     """Load ``folder/{regions,households,persons,relatives}.parquet`` into the store.
 
-    Persons and relatives get a ``name_key`` (toneless pinyin) and persons the
-    village code of their household, for linkage. The persons are also stored
-    prepared for the probabilistic linker's ``spec`` (default: the built-in
-    ``person`` spec) as ``registry_link_persons`` (with the declared
+    Persons get the village code of their household and an ``is_head`` flag.
+    They are also stored prepared for the probabilistic linker's ``spec``
+    (default: the built-in ``person`` spec) as ``registry_link_persons`` (with the declared
     non-resident relatives, ``is_relative``, record id ``relative:<ID>``) and,
     heads only, ``registry_link_heads``. Returns row counts per table.
 
@@ -54,16 +52,10 @@ def load_registry(engine: Engine, folder: Path, spec: LinkSpec | None = None) ->
     )
     persons = tables["persons"]
     persons = persons.append_column(
-        "name_key", pa.array(name_keys(persons["name"].to_numpy(zero_copy_only=False)))
-    )
-    persons = persons.append_column(
         "village_code", pa.array([village.get(h) for h in persons["household_id"].to_pylist()])
     )
     persons = persons.append_column("is_head", pc.equal(persons["relation"], "户主"))
     relatives = tables["relatives"]
-    relatives = relatives.append_column(
-        "name_key", pa.array(name_keys(relatives["name"].to_numpy(zero_copy_only=False)))
-    )
     spec = spec or load_spec("person")
     # non-resident children and spouses (declared relatives) live elsewhere: no village
     n_rel = relatives.num_rows
