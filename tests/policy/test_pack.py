@@ -104,3 +104,18 @@ def test_functions_lists_and_chains() -> None:
     assert _eval("coalesce(g, 'A') == 'A'", rows, {}) == [False, True, True]
     assert _eval("5000 < v <= 6000", rows, {}) == [True, True, False]
     assert names(parse("v >= if_else(fp, a, b)", "t")) == {"v", "fp", "a", "b"}
+
+
+def test_every_rule_kind_can_be_published_and_shown() -> None:
+    """The operations database, the API and the web labels accept every pack kind."""
+    from typing import get_args
+
+    from povguard.api.schemas import WarningKind
+    from povguard.policy.pack import Kind
+    from povguard.store import WARNING_KINDS
+    from povguard.web.i18n import KIND_LABELS
+
+    kinds = {*get_args(Kind), "needs_verification"}
+    assert kinds <= set(WARNING_KINDS)
+    assert kinds <= set(get_args(WarningKind))
+    assert kinds <= set(KIND_LABELS)

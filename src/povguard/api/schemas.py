@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from povguard.api.privacy import mask_id_number, mask_ids_in
 from povguard.store import HouseholdDetail, Overview, Page, PersonItem, WarningItem
 
-WarningKind = Literal["risk", "screening", "guarantee", "ineligibility", "needs_verification"]
+WarningKind = Literal[
+    "risk", "screening", "guarantee", "ineligibility", "elimination", "tier", "needs_verification"
+]
 HouseholdType = Literal["unstable_former_poor", "edge", "sudden_hardship"]
 
 

@@ -45,7 +45,15 @@ REGION_LEVELS: Final = ("province", "county", "township", "village")
 #: What a warning says about a household: the policy pack's rule kinds plus
 #: ``needs_verification`` (unknown is not safe). Checked by the services, not by a
 #: database constraint, so that a new kind needs no migration.
-WARNING_KINDS: Final = ("risk", "screening", "guarantee", "ineligibility", "needs_verification")
+WARNING_KINDS: Final = (
+    "risk",
+    "screening",
+    "guarantee",
+    "ineligibility",
+    "elimination",
+    "tier",
+    "needs_verification",
+)
 #: The three monitored household types (三类户).
 HOUSEHOLD_TYPES: Final = ("unstable_former_poor", "edge", "sudden_hardship")
 #: States of a monthly cycle run.

@@ -106,6 +106,8 @@ KIND_LABELS: Final[Mapping[str, tuple[str, str]]] = {
     "screening": ("筛查预警", "Screening"),
     "guarantee": ("保障缺口", "Guarantee gap"),
     "ineligibility": ("不符合条件", "Ineligibility"),
+    "elimination": ("可风险消除", "Ready for risk elimination"),
+    "tier": ("救助分层", "Assistance tier"),
     "needs_verification": ("待核实", "Needs verification"),
 }
 
