@@ -46,6 +46,7 @@ from rich.table import Table
 
 from povguard.engine import Engine
 from povguard.errors import ConfigError
+from povguard.evaluate.metrics import Score
 from povguard.linkage.link import LINKS, LinkKeys
 
 if TYPE_CHECKING:
@@ -360,20 +361,24 @@ class LinkScore:
             self.tn += n
 
     @property
+    def score(self) -> Score:
+        """The rates, as the warnings evaluation computes them."""
+        return Score(self.tp, self.fp, self.fn)
+
+    @property
     def precision(self) -> float:
         """tp / (tp + fp); 1.0 when nothing was linked."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+        return self.score.precision
 
     @property
     def recall(self) -> float:
         """tp / (tp + fn); 1.0 when no row had a target."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+        return self.score.recall
 
     @property
     def f1(self) -> float:
         """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return self.score.f1
 
     def to_dict(self) -> dict[str, Any]:
         """Counts and rates; a rate whose denominator is zero is ``None``."""

@@ -507,36 +507,55 @@ def decide_link_review(
     pair = _load(session, pair_key)
     if pair.status == decision:
         return _item(pair)
-    if expected_version is not None and pair.version != expected_version:
-        raise ConflictError(
-            f"review pair {pair_key!r} is at version {pair.version}, not {expected_version}: "
-            "it was changed meanwhile; reload it"
-        )
+    _check_version(pair, expected_version)
     if pair.status != _PENDING:
         raise ConflictError(
             f"review pair {pair_key!r} is already decided as {pair.status} by "
             f"{pair.decided_by}; undo that decision first"
         )
-    now = utcnow()
+    return _change(session, pair, "decided", decision, who, note, commit=commit)
+
+
+def _check_version(pair: LinkReviewPair, expected_version: int | None) -> None:
+    if expected_version is not None and pair.version != expected_version:
+        raise ConflictError(
+            f"review pair {pair.pair_key!r} is at version {pair.version}, not "
+            f"{expected_version}: it was changed meanwhile; reload it"
+        )
+
+
+def _change(
+    session: Session,
+    pair: LinkReviewPair,
+    action: str,
+    status: str,
+    who: str,
+    note: str | None,
+    *,
+    commit: bool,
+) -> LinkReviewItem:
+    """Move ``pair`` to ``status`` (a decision, or pending again) with its audit event."""
+    before, now = pair.status, utcnow()
+    decided = status != _PENDING
     try:
         with transaction(session, commit=commit):
-            pair.status = decision
-            pair.decided_by = who
-            pair.decided_at = now
-            pair.reason = note
+            pair.status = status
+            pair.decided_by = who if decided else None
+            pair.decided_at = now if decided else None
+            pair.reason = note if decided else None
             session.add(
                 LinkReviewEvent(
                     pair_key=pair.pair_key,
-                    action="decided",
+                    action=action,
                     actor=who,
                     at=now,
-                    before_status=_PENDING,
-                    after_status=decision,
+                    before_status=before,
+                    after_status=status,
                     reason=note,
                 )
             )
     except StaleDataError as exc:
-        raise _stale(pair_key) from exc
+        raise _stale(pair.pair_key) from exc
     return _item(pair)
 
 
@@ -584,35 +603,10 @@ def undo_link_review(
     who = _text(actor, "actor", ACTOR_LEN)
     note = _text(reason, "reason")
     pair = _load(session, pair_key)
-    if expected_version is not None and pair.version != expected_version:
-        raise ConflictError(
-            f"review pair {pair_key!r} is at version {pair.version}, not {expected_version}: "
-            "it was changed meanwhile; reload it"
-        )
+    _check_version(pair, expected_version)
     if pair.status == _PENDING:
         raise ConflictError(f"review pair {pair_key!r} is pending: there is no decision to undo")
-    before = pair.status
-    now = utcnow()
-    try:
-        with transaction(session, commit=commit):
-            pair.status = _PENDING
-            pair.decided_by = None
-            pair.decided_at = None
-            pair.reason = None
-            session.add(
-                LinkReviewEvent(
-                    pair_key=pair.pair_key,
-                    action="undone",
-                    actor=who,
-                    at=now,
-                    before_status=before,
-                    after_status=_PENDING,
-                    reason=note,
-                )
-            )
-    except StaleDataError as exc:
-        raise _stale(pair_key) from exc
-    return _item(pair)
+    return _change(session, pair, "undone", _PENDING, who, note, commit=commit)
 
 
 # ---------------------------------------------------------------------- read side
