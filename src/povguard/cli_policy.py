@@ -58,6 +58,8 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "parameter": "参数",
         "value": "取值",
         "rules": "规则",
+        "triggers": "风险因素（与收入条件同时满足方纳入监测）",
+        "trigger": "风险因素",
         "rule": "规则",
         "kind": "类别",
         "severity": "级别",
@@ -88,6 +90,8 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "parameter": "parameter",
         "value": "value",
         "rules": "rules",
+        "triggers": "risk triggers (needed with the income test)",
+        "trigger": "trigger",
         "rule": "rule",
         "kind": "kind",
         "severity": "severity",
@@ -274,6 +278,18 @@ def show(
     for name, value in pack.parameters.items():
         params.add_row(name, _param_value(value))
     out.print(params)
+
+    if pack.triggers:
+        triggers = Table(title=_t(lang, "triggers"))
+        for col in ("trigger", "title", "condition"):
+            triggers.add_column(_t(lang, col), overflow="fold")
+        for t in pack.triggers:
+            triggers.add_row(
+                t.id,
+                escape(t.title_en if lang == "en" else t.title_zh),
+                escape(" ".join(t.condition.split())),
+            )
+        out.print(triggers)
 
     table = Table(title=_t(lang, "rules"))
     for col in ("rule", "kind", "severity", "title", "condition", "household_type"):

@@ -78,6 +78,8 @@ SAFE: dict[str, Any] = {
     "water_period": "2024-03",
     "outpatient_oop_period": 0.0,
     "dropouts_12m": 0,
+    "out_of_school_members": 0,
+    "roster_period": "2025-03",
     "education_cost_12m": 0.0,
     "house_grade": "A",
     "house_assessed": date(2024, 3, 15),
@@ -123,6 +125,9 @@ def _row(hid: str, period: str, over: dict[str, Any]) -> dict[str, Any]:
     row.setdefault("income_12m", None if pc is None else pc * row["members"])
     row.setdefault("survey_members", None if pc is None else row["members"])
     row.setdefault("survey_period", None if pc is None else period)
+    # the survey's rigid spending: as the departments report it, unless a case sets it
+    rigid = (row["medical_oop_12m"] or 0) + (row["education_cost_12m"] or 0)
+    row.setdefault("rigid_12m", None if pc is None else rigid)
     return row
 
 
@@ -160,6 +165,8 @@ def case(
 ) -> Case:
     if (row.get("education_cost_12m") or 0) > 10_000:  # DOMAIN 4: schooling > 10,000 a year
         expect = {*expect, "education_cost_high"}
+    if "income_below_line" in expect:  # DOMAIN 2: the income test needs a risk trigger
+        row.setdefault("severe_disabled_members", 1)
     return Case(hid, frozenset(expect), period, row, history or {}, exact, frozenset(absent))
 
 
@@ -305,47 +312,43 @@ MEDICAL = [
     ),
 ]
 
-# Rigid expenditure: income at/above the line, medical + school > 60% of income and
-# what is left per person below the line (Guizhou 2025: 7,100).
+# Rigid expenditure: income at/above the line, the surveyed medical + school +
+# rehabilitation spending > 60% of income and what is left per person below the line
+# (Guizhou 2025: 7,100).
 RIGID = "rigid_expenditure_hardship"
 RIGID_CASES = [
     case(
         "rigid_at_share",
         members=4,
         income_pc_12m=10000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=14000.0,
+        rigid_12m=24000.0,
     ),
     case(
         "rigid_above_share",
         {RIGID},
         members=4,
         income_pc_12m=10000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=14001.0,
+        rigid_12m=24001.0,
     ),
     # one member, 20,000: above 12,000 of spending; left exactly 7,100 -> not below
     case(
         "rigid_left_at_line",
         members=1,
         income_pc_12m=20000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=2900.0,
+        rigid_12m=12900.0,
     ),
     case(
         "rigid_left_below_line",
         {RIGID},
         members=1,
         income_pc_12m=20000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=2901.0,
+        rigid_12m=12901.0,
     ),
     case(
         "rigid_rich_enough",
         members=1,
         income_pc_12m=100000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=51000.0,
+        rigid_12m=61000.0,
     ),
     # below the line already: the income rule, not sudden hardship
     case(
@@ -353,9 +356,18 @@ RIGID_CASES = [
         BELOW,
         members=4,
         income_pc_12m=7000.0,
-        medical_oop_12m=10000.0,
-        education_cost_12m=14000.0,
+        rigid_12m=24000.0,
     ),
+]
+
+# Compulsory education (DOMAIN 2): the term's student roster against the registry's
+# members aged 6-15, in the month the roster was delivered.
+ROSTER = "school_age_out_of_school"
+ROSTER_CASES = [
+    case("roster_now_1", {ROSTER}, roster_period=NOW, out_of_school_members=1),
+    case("roster_now_0", roster_period=NOW, out_of_school_members=0),
+    case("roster_old_1", roster_period="2025-03", out_of_school_members=1),
+    case("roster_none", roster_period=None, out_of_school_members=None),
 ]
 
 # Three guarantees and water (DOMAIN 2 table); house and water only in the month the
@@ -677,11 +689,75 @@ TIER_CASES = [
     ),
 ]
 
+# DOMAIN 2: below the line *and* a risk trigger makes a monitoring object; each trigger
+# alone (Guizhou 2025, 5,000 < 7,100, ordinary household, no other risk). Shocks count
+# for ``trigger_months`` (12): this month and the 11 before.
+MAR = "2025-03"
+AGO_11, AGO_12 = window(NOW, 12)[-1], window(NOW, 13)[-1]
+TRIGGERS: list[tuple[str, dict[str, Any], dict[str, dict[str, Any]], str | None]] = [
+    ("house_c", {"house_grade": "C"}, {}, "house_unsafe"),
+    ("house_b", {"house_grade": "B"}, {}, None),
+    ("water_34", {"water_quantity": 34.0}, {}, "water_insecure"),
+    ("water_35", {"water_quantity": 35.0}, {}, None),
+    ("water_quality", {"water_quality": "否"}, {}, "water_insecure"),
+    ("water_37_days", {"water_short_days": 37.0}, {}, "water_insecure"),
+    ("inpatient_20000", {"inpatient_oop_max": 20000.0}, {}, "inpatient_cost"),
+    ("inpatient_19999", {"inpatient_oop_max": 19999.0}, {}, None),
+    # 60% of 15,000 (3 x 5,000) = 9,000: the rigid share, not the yearly share (15,800)
+    (
+        "medical_9001",
+        {"medical_oop_12m": 9001.0, "medical_oop_12m_prev": 9001.0},
+        {},
+        "medical_burden",
+    ),
+    ("medical_9000", {"medical_oop_12m": 9000.0, "medical_oop_12m_prev": 9000.0}, {}, None),
+    ("school_10001", {"education_cost_12m": 10001.0}, {}, "schooling"),
+    ("school_dropout_old", {"dropouts_12m": 1}, {}, "schooling"),
+    ("school_out_old_roster", {"out_of_school_members": 1}, {}, "schooling"),
+    ("illness_now", {"new_serious_illness": 1}, {}, "illness"),
+    ("illness_11_ago", {}, {AGO_11: {"new_serious_illness": 1}}, "illness"),
+    ("illness_12_ago", {}, {AGO_12: {"new_serious_illness": 1}}, None),
+    ("disability_11_ago", {}, {AGO_11: {"new_severe_disability": 1}}, "disability"),
+    ("death_11_ago", {}, {AGO_11: {"working_age_deaths": 1, "deaths": 1}}, "death"),
+    ("disaster_5000_ago", {}, {AGO_11: {"disaster_loss": 5000.0}}, "disaster"),
+    ("disaster_4999_ago", {}, {AGO_11: {"disaster_loss": 4999.0}}, None),
+    ("job_loss_ago", {}, {AGO_11: {"unemployment_registrations": 1}}, "job_loss"),
+    ("loan_overdue_ago", {}, {AGO_11: {"loan_overdue": 1}}, "industry_failure"),
+    ("no_labour", {"labour_members": 0}, {}, "no_labour"),
+    ("severe_disabled", {"severe_disabled_members": 1}, {}, "severe_disability_member"),
+    ("uninsured", {"uninsured_members": 1}, {}, "uninsured"),
+    ("monitored", {"monitoring_status": "监测户"}, {}, "monitored"),
+]
+TRIGGER_CASES = [
+    case(
+        f"trigger_{name}",
+        BELOW if trigger else set(),
+        exact=False,
+        history=history,
+        **{"income_pc_12m": 5000.0, "severe_disabled_members": 0, **row},
+    )
+    for name, row, history, trigger in TRIGGERS
+] + [
+    # DOMAIN 2 / issue 6: the caseworker's sentence, income and the stay in March
+    case(
+        "trigger_march_stay",
+        BELOW | {INPATIENT},
+        period=MAR,
+        income_pc_12m=5820.0,
+        severe_disabled_members=0,
+        inpatient_oop_max=23400.0,
+        medical_oop_12m=23400.0,
+        exact=False,
+    ),
+]
+
 GROUPS = {
     "income": INCOME,
+    "triggers": TRIGGER_CASES,
     "effective": EFFECTIVE,
     "medical": MEDICAL,
     "rigid": RIGID_CASES,
+    "roster": ROSTER_CASES,
     "guarantees": GUARANTEES,
     "departments": DEPARTMENTS,
     "ineligibility": INELIGIBILITY,
@@ -804,7 +880,8 @@ def values(warning: dict[str, Any]) -> dict[str, Any]:
 def test_the_book_is_well_formed() -> None:
     assert len(BY_ID) == len(BOOK), "household ids must be unique"
     assert set(SCHEMA.names) == {"period", "household_id", *INDICATOR_TYPES, *EVIDENCE_COLUMNS}
-    assert set(INDICATOR_TYPES) - {"income_12m", "survey_members", "survey_period"} == set(SAFE)
+    derived = {"income_12m", "survey_members", "survey_period", "rigid_12m"}
+    assert set(INDICATOR_TYPES) - derived == set(SAFE)
 
 
 @pytest.mark.parametrize("c", params(BOOK, ELIMINATION_XFAIL))
@@ -834,6 +911,38 @@ def test_guizhou_income_reason_type_and_values(book: Book, fp: bool) -> None:
     assert json.loads(w["evidence"]) == [
         {"source": "income_survey", "file": "survey_2025-06.csv", "row": 7}
     ]
+
+
+@pytest.mark.parametrize(("name", "trigger"), [(t[0], t[3]) for t in TRIGGERS])
+def test_the_income_test_needs_a_risk_trigger(book: Book, name: str, trigger: str | None) -> None:
+    """Below the line with a trigger: a risk naming it; without any: needs verification."""
+    w = the(book.warnings(f"trigger_{name}"), "income_below_line")
+    assert values(w)["triggers"] == (trigger or "")
+    if trigger is None:
+        assert (w["kind"], w["household_type"]) == (NV, None)
+        assert w["reason_zh"].endswith("数据中未见返贫致贫风险因素，需入户核实是否存在风险")
+        assert "a home visit must establish the risk" in w["reason_en"]
+    else:
+        assert (w["kind"], w["household_type"]) == ("risk", "edge")
+        assert w["reason_zh"].count("；") == 1
+
+
+def test_the_reason_reads_like_a_caseworker_wrote_it(book: Book) -> None:
+    w = the(book.warnings("trigger_march_stay", MAR), "income_below_line")
+    assert values(w)["triggers"] == "inpatient_cost,medical_burden"
+    assert w["reason_zh"] == (
+        "近12个月人均纯收入 5,820 元，低于 2025 年贵州省监测线 7,100 元；"
+        "3 月住院自付 23,400 元；近12个月医疗自付 23,400 元"
+    )
+    assert w["reason_en"].endswith(
+        "; inpatient out-of-pocket cost of 23,400 yuan in month 3"
+        "; medical out-of-pocket costs of 23,400 yuan over 12 months"
+    )
+
+
+def test_every_trigger_of_the_packs_is_in_the_book() -> None:
+    triggers = {t.id for p in load_packs().packs for t in p.triggers}
+    assert triggers == {t[3] for t in TRIGGERS if t[3]}
 
 
 @pytest.mark.parametrize("hid", ["bj_income_5999", "no_village_5999"])
@@ -913,12 +1022,20 @@ def test_yearly_oop_uses_the_regions_rural_income(
 def test_rigid_hardship_is_sudden_hardship(book: Book) -> None:
     w = the(book.warnings("rigid_above_share"), RIGID)
     assert w["household_type"] == "sudden_hardship"
-    assert "10,000 元（医疗）+ 14,001 元（教育）" in w["reason_zh"]
-    assert "7,100" in w["reason_zh"]
+    assert w["reason_zh"] == (
+        "近12个月医疗、教育、康复等刚性支出 24,001 元，超过家庭纯收入 40,000 元的 60%，"
+        "扣除后人均收入低于 2025 年贵州省监测线 7,100 元"
+    )
     assert values(w)["rigid_share"] == 0.6
 
 
 # --------------------------------------------------------------------------- guarantees
+def test_roster_reason(book: Book) -> None:
+    w = the(book.warnings("roster_now_1"), ROSTER)
+    assert (w["kind"], w["severity"]) == ("guarantee", "high")
+    assert w["reason_zh"] == "教育部门 2025-06 学籍名册比对：1 名 6-15 周岁成员不在学籍名册中"
+
+
 def test_guarantee_reasons(book: Book) -> None:
     house = the(book.warnings("house_d_now"), "house_unsafe")
     assert (house["kind"], house["severity"]) == ("guarantee", "high")

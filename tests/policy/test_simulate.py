@@ -275,3 +275,19 @@ def test_diff_packs(pack: PolicyPack) -> None:
     by_rule = {r.rule_id: r for r in d.rules}
     assert by_rule["hotline_report"].status == "removed"
     assert [(f.field, f.new) for f in by_rule[RULE].fields] == [("severity", "low")]
+
+
+def test_diff_packs_reports_risk_triggers(pack: PolicyPack) -> None:
+    triggers = [
+        t.model_copy(update={"condition": "house_grade == 'D'"}) if t.id == "house_unsafe" else t
+        for t in pack.triggers
+        if t.id != "uninsured"
+    ]
+    d = diff_packs(pack, pack.model_copy(update={"triggers": tuple(triggers)}))
+    by_id = {r.rule_id: r for r in d.rules}
+    assert set(by_id) == {"trigger:house_unsafe", "trigger:uninsured"}
+    assert by_id["trigger:uninsured"].status == "removed"
+    assert [(f.field, f.new) for f in by_id["trigger:house_unsafe"].fields] == [
+        ("condition", "house_grade == 'D'")
+    ]
+    assert d.pack == ()

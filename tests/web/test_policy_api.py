@@ -50,8 +50,54 @@ def _error(response: Any, status: int, code: str) -> str:
     return str(body["error"]["message"])
 
 
+def test_list_packs(client: TestClient) -> None:
+    response = client.get("/api/v1/policy/packs")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [p["ref"] for p in body] == [
+        "national-monitoring@2021.1",
+        "national-prevention@2026.1",
+        "guizhou-monitoring@2021.1",
+        "guizhou-prevention@2026.1",
+    ]
+    gz = body[2]
+    assert (gz["region"], gz["region_name_zh"], gz["extends"]) == (
+        "52",
+        "贵州省",
+        "national-monitoring",
+    )
+    assert (gz["effective_from"], gz["effective_to"]) == ("2021-01-01", "2025-12-31")
+    assert gz["rules"] == len(load_packs().select("2025-06", "52").rules)
+
+
+@pytest.mark.parametrize(
+    ("query", "ref"),
+    [
+        ("period=2025-06&region=522325", "guizhou-monitoring@2021.1"),
+        ("period=2025-12&region=52", "guizhou-monitoring@2021.1"),
+        ("period=2026-01&region=52", "guizhou-prevention@2026.1"),
+        ("period=2025-06&region=110101", "national-monitoring@2021.1"),
+        ("period=2026-06&region=11", "national-prevention@2026.1"),
+    ],
+)
+def test_read_the_pack_in_force(client: TestClient, query: str, ref: str) -> None:
+    response = client.get(f"/api/v1/policy/pack?{query}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert f"{body['id']}@{body['version']}" == ref
+    income = next(r for r in body["rules"] if r["id"] == "income_below_line")
+    assert income["needs_trigger"] is True
+    assert "house_unsafe" in {t["id"] for t in body["triggers"]}
+
+
+@pytest.mark.parametrize("query", ["period=2020-12&region=52", "period=2025-13", "region=5x"])
+def test_read_pack_bad_query(client: TestClient, query: str) -> None:
+    response = client.get(f"/api/v1/policy/pack?{query}")
+    assert response.status_code in (404, 422), response.text
+
+
 def test_read_pack(client: TestClient, pack: PolicyPack) -> None:
-    response = client.get("/api/v1/policy/pack")
+    response = client.get("/api/v1/policy/pack?period=2025-06&region=11")
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["id"], body["version"]) == (pack.id, pack.version)
@@ -158,4 +204,5 @@ def test_simulate_without_a_store_is_404_and_creates_none(
 def test_openapi_operation_ids(client: TestClient) -> None:
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert paths["/api/v1/policy/pack"]["get"]["operationId"] == "read_policy_pack"
+    assert paths["/api/v1/policy/packs"]["get"]["operationId"] == "list_policy_packs"
     assert paths["/api/v1/policy/simulate"]["post"]["operationId"] == "simulate_policy"

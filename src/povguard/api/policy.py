@@ -1,7 +1,10 @@
 """``/api/v1/policy``: the active policy pack and what-if simulation of parameter changes.
 
-``GET /api/v1/policy/pack`` answers the pack the screen applies (parameters and
-rules). ``POST /api/v1/policy/simulate`` screens one period's indicators with that
+``GET /api/v1/policy/packs`` lists every pack of the library (national packs per
+regime, provincial and county overrides, with their effective dates);
+``GET /api/v1/policy/pack?period=&region=`` answers the pack the screen applies to a
+household of that region in that period (parameters, risk triggers and rules, with
+the overrides resolved). ``POST /api/v1/policy/simulate`` screens one period's indicators with that
 pack and with the pack modified by ``set`` (``{"monitoring_line": 7500}``) and
 answers households flagged before and after per rule, kind, region and household
 type; nothing is written. At most :data:`MAX_IDS_LISTED` household ids are listed
@@ -21,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from povguard.api.deps import AreaDep, SettingsDep
@@ -30,7 +33,7 @@ from povguard.api.schemas import ErrorResponse
 from povguard.engine import Engine, open_engine
 from povguard.errors import ConfigError
 from povguard.errors import NotFoundError as DataNotFoundError
-from povguard.policy import PackLibrary, PolicyPack, load_pack, load_policy
+from povguard.policy import PackLibrary, PolicyPack, load_policy
 from povguard.policy.simulate import MAX_IDS_LISTED, simulate
 
 router = APIRouter(prefix="/policy", tags=["policy"])
@@ -73,6 +76,55 @@ class RulePublic(BaseModel):
     reason_zh: str
     reason_en: str
     evidence: list[str]
+    needs_trigger: bool = Field(
+        description="a risk only together with one of the pack's risk triggers"
+    )
+
+
+class TriggerPublic(BaseModel):
+    """A risk trigger used with the income test."""
+
+    id: str
+    title_zh: str
+    title_en: str
+    condition: str
+    phrase_zh: str
+    phrase_en: str
+
+
+class PolicyPackSummary(BaseModel):
+    """A pack of the library: what it is, where and when it applies."""
+
+    id: str
+    version: str
+    ref: str = Field(description="id@version, as written on every warning")
+    name_zh: str
+    name_en: str
+    effective_from: dt.date
+    effective_to: dt.date | None
+    region: str = Field(description="region-code prefix the pack applies to ('' = national)")
+    region_name_zh: str
+    region_name_en: str
+    extends: str | None = Field(description="id of the pack this one overrides")
+    rules: int = Field(description="number of rules after resolving the overrides")
+
+    @classmethod
+    def from_pack(cls, pack: PolicyPack) -> PolicyPackSummary:
+        """From a loaded pack."""
+        return cls(
+            id=pack.id,
+            version=pack.version,
+            ref=pack.ref,
+            name_zh=pack.name_zh,
+            name_en=pack.name_en,
+            effective_from=pack.effective_from,
+            effective_to=pack.effective_to,
+            region=pack.region,
+            region_name_zh=pack.region_name_zh,
+            region_name_en=pack.region_name_en,
+            extends=pack.extends,
+            rules=len(pack.rules),
+        )
 
 
 class PolicyPackPublic(BaseModel):
@@ -85,7 +137,11 @@ class PolicyPackPublic(BaseModel):
     effective_from: dt.date
     effective_to: dt.date | None
     region: str = Field(description="region-code prefix the pack applies to ('' = national)")
+    region_name_zh: str
+    region_name_en: str
+    extends: str | None
     parameters: list[ParameterPublic]
+    triggers: list[TriggerPublic]
     rules: list[RulePublic]
 
     @classmethod
@@ -106,7 +162,21 @@ class PolicyPackPublic(BaseModel):
             effective_from=pack.effective_from,
             effective_to=pack.effective_to,
             region=pack.region,
+            region_name_zh=pack.region_name_zh,
+            region_name_en=pack.region_name_en,
+            extends=pack.extends,
             parameters=params,
+            triggers=[
+                TriggerPublic(
+                    id=t.id,
+                    title_zh=t.title_zh,
+                    title_en=t.title_en,
+                    condition=" ".join(t.condition.split()),
+                    phrase_zh=t.phrase_zh,
+                    phrase_en=t.phrase_en,
+                )
+                for t in pack.triggers
+            ],
             rules=[
                 RulePublic(
                     id=r.id,
@@ -120,6 +190,7 @@ class PolicyPackPublic(BaseModel):
                     reason_zh=r.reason_zh,
                     reason_en=r.reason_en,
                     evidence=list(r.evidence),
+                    needs_trigger=r.needs_trigger,
                 )
                 for r in pack.rules
             ],
@@ -224,11 +295,6 @@ class SimulationPublic(BaseModel):
 # ------------------------------------------------------------------------ dependencies
 
 
-def get_policy_pack() -> PolicyPack:
-    """The active policy pack (the packaged default; tests and deployments override)."""
-    return load_pack()
-
-
 def get_policy() -> PolicyPack | PackLibrary:
     """What the cycle screens with: the packaged library (pack per period and region)."""
     return load_policy()
@@ -263,7 +329,6 @@ def get_analytics(settings: SettingsDep) -> Iterator[Engine]:
         engine.close()
 
 
-PackDep = Annotated[PolicyPack, Depends(get_policy_pack)]
 PolicyDep = Annotated[PolicyPack | PackLibrary, Depends(get_policy)]
 AnalyticsDep = Annotated[Engine, Depends(get_analytics)]
 
@@ -280,9 +345,40 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 # ------------------------------------------------------------------------ routes
 
 
-@router.get("/pack", response_model=PolicyPackPublic, operation_id="read_policy_pack")
-def read_policy_pack(pack: PackDep) -> PolicyPackPublic:
-    """The active policy pack: header, parameters (per year) and rules."""
+@router.get("/packs", response_model=list[PolicyPackSummary], operation_id="list_policy_packs")
+def list_policy_packs(policy: PolicyDep) -> list[PolicyPackSummary]:
+    """Every pack the screen may apply, national first, then by region and date."""
+    packs = policy.packs if isinstance(policy, PackLibrary) else [policy]
+    ordered = sorted(packs, key=lambda p: (len(p.region), p.region, p.effective_from))
+    return [PolicyPackSummary.from_pack(p) for p in ordered]
+
+
+@router.get(
+    "/pack",
+    response_model=PolicyPackPublic,
+    responses={k: v for k, v in _ERRORS.items() if k in (404, 422)},
+    operation_id="read_policy_pack",
+)
+def read_policy_pack(
+    policy: PolicyDep,
+    area: AreaDep,
+    period: Annotated[
+        str | None, Query(pattern=PERIOD_PATTERN, description="YYYY-MM (default: this month)")
+    ] = None,
+    region: Annotated[
+        str | None,
+        Query(pattern=r"^\d{2,12}$", description="region code (default: the user's area)"),
+    ] = None,
+) -> PolicyPackPublic:
+    """The pack applied to households of ``region`` in ``period``: header, parameters
+    (per year), risk triggers and rules, overrides resolved."""
+    period = period or dt.date.today().strftime("%Y-%m")
+    if isinstance(policy, PolicyPack):
+        return PolicyPackPublic.from_pack(policy)
+    try:
+        pack = policy.select(period, region or area or "")
+    except ConfigError as exc:
+        raise NotFoundError(str(exc)) from None
     return PolicyPackPublic.from_pack(pack)
 
 

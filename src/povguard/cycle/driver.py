@@ -216,6 +216,21 @@ def run_evaluation(
                 f"{v['recall_clues']:.3f}",
             )
         out.print(g)
+    if data["truth_by_rule"]:
+        g = Table(title="规则与真值一致性（干净数据，输入已观测）rule fidelity vs truth")
+        for col in ("rule", "judged", "truth yes", "agreement", "precision", "recall", "F1"):
+            g.add_column(col, justify="right")
+        for rule, v in data["truth_by_rule"].items():
+            g.add_row(
+                rule,
+                f"{v['judged']:,}",
+                f"{v['positives']:,}",
+                f"{v['agreement']:.4f}",
+                f"{v['precision']:.3f}",
+                f"{v['recall']:.3f}",
+                f"{v['f1']:.3f}",
+            )
+        out.print(g)
     d = data["detection"]
     out.print(
         f"detection: {d['detected']:,}/{d['onsets']:,} onsets detected "

@@ -5,9 +5,12 @@
 * **Clues**: any warning except ineligibility (risk, screening, guarantee, needs
   verification) against the same truth: what a cadre's visit list would catch.
 * **Detection lag**: months from each true onset to the first clue in that spell.
-* **Rule fidelity**: the same pack applied through link, indicators and screen to
-  the clean records the departments meant to send, against the pipeline's
-  warnings on the dirty feeds; differences isolate ingestion and linkage errors.
+* **Rule fidelity, clean vs dirty**: the same pack applied through link,
+  indicators and screen to the clean records the departments meant to send,
+  against the pipeline's warnings on the dirty feeds; differences isolate
+  ingestion and linkage errors.
+* **Rule fidelity vs truth**: on the same clean run, each rule whose decision the
+  truth encodes against the truth (:mod:`povguard.evaluate.fidelity`).
 """
 
 from __future__ import annotations
@@ -21,55 +24,12 @@ import ibis
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from povguard.engine import DuckDBEngine, Engine
-from povguard.evaluate.clean import load_clean_period
-from povguard.indicators import build_indicators
-from povguard.linkage import link_period, load_registry
-from povguard.policy import PackLibrary, PolicyPack, screen_period
+from povguard.engine import Engine
+from povguard.evaluate.fidelity import clean_run, judge_against_truth
+from povguard.evaluate.scores import score
+from povguard.policy import PackLibrary, PolicyPack
 
 Key = tuple[str, str]  # (period, household_id)
-
-
-@dataclass
-class Score:
-    """Precision, recall and F1 with the counts behind them."""
-
-    tp: int
-    fp: int
-    fn: int
-
-    @property
-    def precision(self) -> float:
-        """tp / (tp + fp)."""
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        """tp / (tp + fn)."""
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        """Harmonic mean of precision and recall."""
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    def as_dict(self) -> dict[str, float | int]:
-        """Counts and rates as a dict."""
-        return {
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4),
-            "f1": round(self.f1, 4),
-        }
-
-
-def score(predicted: set[Any], actual: set[Any]) -> Score:
-    """Compare two sets."""
-    tp = len(predicted & actual)
-    return Score(tp=tp, fp=len(predicted - actual), fn=len(actual - predicted))
 
 
 @dataclass
@@ -84,6 +44,7 @@ class Evaluation:
     detection: dict[str, Any]
     fidelity: dict[str, Any] | None = None
     fidelity_by_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
+    truth_by_rule: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -164,7 +125,15 @@ def evaluate(
         detection=detection,
     )
     if fidelity and pack is not None:
-        clean = clean_warnings(twin_dir, periods, pack)
+        runs = list(clean_run(twin_dir, periods, pack))
+        clean = {
+            (w["period"], w["household_id"], w["rule_id"])
+            for run in runs
+            for w in run.warnings.select(["period", "household_id", "rule_id"]).to_pylist()
+        }
+        result.truth_by_rule = {
+            k: v.as_dict() for k, v in judge_against_truth(twin_dir, periods, runs).items()
+        }
         dirty_rules = ws["rules"]
         s = score(dirty_rules, clean)
         result.fidelity = s.as_dict()
@@ -174,39 +143,6 @@ def evaluate(
                 {k for k in dirty_rules if k[2] == rule}, {k for k in clean if k[2] == rule}
             ).as_dict()
     return result
-
-
-def clean_warnings(
-    twin_dir: Path, periods: list[str], pack: PolicyPack | PackLibrary
-) -> set[tuple[str, str, str]]:
-    """Warnings (period, household, rule) of the pack applied to the twin's clean records."""
-    from povguard.cycle import id_fields, link_keys
-    from povguard.ingest import load_mappings
-
-    mappings = load_mappings()
-    ids, keys = id_fields(mappings), link_keys(mappings)
-    engine = DuckDBEngine(":memory:")
-    try:
-        load_registry(engine, twin_dir / "registry")
-        available = sorted(p.name for p in (twin_dir / "truth" / "feeds").iterdir() if p.is_dir())
-        out: set[tuple[str, str, str]] = set()
-        for period in [p for p in available if p <= max(periods)]:
-            load_clean_period(engine, twin_dir / "truth", period, ids)
-            link_period(engine, period, keys)
-            if period in periods:
-                build_indicators(engine, period)
-                table = screen_period(engine, period, pack)
-                out |= set(
-                    zip(
-                        table["period"].to_pylist(),
-                        table["household_id"].to_pylist(),
-                        table["rule_id"].to_pylist(),
-                        strict=True,
-                    )
-                )
-        return out
-    finally:
-        engine.close()
 
 
 def _months(a: str, b: str) -> int:

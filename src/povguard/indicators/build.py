@@ -36,6 +36,7 @@ INDICATOR_TYPES: dict[str, str] = {
     "income_pc_12m": _F,
     "survey_members": _I,
     "survey_period": _S,
+    "rigid_12m": _F,
     "medical_oop_12m": _F,
     "inpatient_oop_max": _F,
     "medical_oop_12m_prev": _F,
@@ -44,6 +45,8 @@ INDICATOR_TYPES: dict[str, str] = {
     "outpatient_oop_period": _F,
     "dropouts_12m": _I,
     "education_cost_12m": _F,
+    "out_of_school_members": _I,
+    "roster_period": _S,
     "house_grade": _S,
     "house_assessed": "date",
     "water_quantity": _F,
@@ -198,12 +201,57 @@ def _records(engine: Engine, source: str, periods: list[str], key: list[str]) ->
     return j.mutate(evidence=ibis.literal(source + "|") + j._file + "|" + j._row.cast("string"))
 
 
+def _out_of_school(engine: Engine, records: Any, persons: Any) -> Any:
+    """Members of compulsory-school age (6-15) missing from the latest student roster.
+
+    Education delivers the roster of students (status 在读) each term; a registered
+    member aged 6 to 15 on the roster month's first day who is not on it is out of
+    school, unless severely disabled (grade 1-2: home schooling or exemption).
+    """
+    enrolled = records.filter(records.status == "在读")
+    latest = engine.fetch(enrolled.aggregate(p=enrolled.period.max()))["p"][0].as_py()
+    if latest is None:
+        return None
+    on_roster = enrolled.filter(enrolled.period == latest).select(on_roster=enrolled.person)
+    first_day = ibis.date(int(latest[:4]), int(latest[5:7]), 1)
+    age = (first_day.epoch_days() - persons.birth_date.epoch_days()) / 365.25
+    exempt = (persons.disability_grade >= 1) & (persons.disability_grade <= 2)
+    school_age = (age >= 6) & (age < 16) & ~exempt.fill_null(False)
+    marked = persons.mutate(school_age=school_age)
+    out = marked.left_join(on_roster, marked.id_number == on_roster.on_roster)
+    missing = out.school_age & out.on_roster.isnull()
+    return out.group_by("household_id").aggregate(
+        out_of_school_members=missing.cast("int64").sum(),
+        roster_period=ibis.literal(latest),
+    )
+
+
+#: Public-security changes after which a registered person no longer counts as a member.
+DEPARTED = ("死亡注销", "迁出")
+
+
+def _departed(engine: Engine, period: str) -> Any:
+    """Persons (``gone``: link person id) public security deregistered up to ``period``."""
+    r = _records(engine, "public_security", _history(engine, "public_security", period), [])
+    if r is None:
+        return None
+    return r.filter(r.change_type.isin(DEPARTED) & r.person.notnull()).select(gone=r.person)
+
+
+def _current_persons(engine: Engine, period: str) -> Any:
+    """The registry's persons without those deregistered since (death, moving out):
+    a dead member is not uninsured, nor of school age."""
+    persons = engine.table("registry_persons")
+    gone = _departed(engine, period)
+    return persons if gone is None else persons.anti_join(gone, persons.id_number == gone.gone)
+
+
 def build_indicators(engine: Engine, period: str) -> int:
     """Compute the household indicators of ``period`` into table ``indicators``."""
     w12 = window(period, 12)
     year = int(period[:4])
     hh = engine.table("registry_households")
-    persons = engine.table("registry_persons")
+    persons = _current_persons(engine, period)
     base = hh.select(
         "household_id",
         "village_code",
@@ -235,6 +283,10 @@ def build_indicators(engine: Engine, period: str) -> int:
                 income_pc_12m=latest.per_capita,
                 survey_members=latest.members,
                 survey_period=latest.period,
+                # rigid spending in the same accounting: medical, schooling, rehabilitation
+                rigid_12m=latest.medical.fill_null(0)
+                + latest.education.fill_null(0)
+                + latest.rehab.fill_null(0),
                 ev_income=latest.evidence,
             )
         )
@@ -266,6 +318,9 @@ def build_indicators(engine: Engine, period: str) -> int:
                 ev_education=_pick(r.evidence, drop.cast("int64")),
             )
         )
+        roster = _out_of_school(engine, r, persons)
+        if roster is not None:
+            parts.append(roster)
     # housing and water: the latest assessment / inspection ever delivered
     for source, key, cols in (
         (
@@ -427,7 +482,9 @@ def _period_counts(engine: Engine, period: str) -> list[Any]:
 
 
 def _assets(engine: Engine, period: str) -> list[Any]:
+    """Ineligibility counts; a departed member's assets no longer count."""
     out: list[Any] = []
+    gone = _departed(engine, period)
     for source, key, col, flt in (
         ("vehicles", ["plate"], "vehicles", None),
         ("market_registrations", ["credit_code"], "businesses", None),
@@ -442,6 +499,8 @@ def _assets(engine: Engine, period: str) -> list[Any]:
             continue
         if flt:
             r = r.filter(r[flt[0]] == flt[1])
+        if gone is not None:
+            r = r.anti_join(gone, r.person == gone.gone)
         out.append(
             r.group_by(household_id=r.hh).aggregate(
                 **{

@@ -46,7 +46,7 @@ from rich.table import Table
 
 from povguard.engine import Engine
 from povguard.errors import ConfigError
-from povguard.evaluate.metrics import Score
+from povguard.evaluate.scores import Score
 from povguard.linkage.link import LINKS, LinkKeys
 
 if TYPE_CHECKING:

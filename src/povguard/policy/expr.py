@@ -9,8 +9,10 @@ Conditions are Python-like expressions over indicator fields and pack parameters
 Allowed: ``and``/``or``/``not``, comparisons (also chained), ``+ - * /``, ``in``
 with a list of constants, numbers, strings, ``True``/``False``, field and parameter
 names, and the functions ``if_else(c, a, b)``, ``coalesce(a, b, ...)``,
-``is_null(x)`` and ``min_over(field, months)`` (the field's lowest value over the
-last ``months`` periods including this one; unknown when a period has no value).
+``is_null(x)``, and the look-backs ``min_over(field, months)`` (the field's lowest
+value over the last ``months`` periods including this one; unknown when a period
+has no value), ``max_over(field, months)`` and ``sum_over(field, months)`` (highest
+value and total over the periods that have one).
 Anything else is rejected when the pack is loaded.
 
 Unknowns: a comparison with a NULL field is NULL; the screen treats a NULL
@@ -28,7 +30,9 @@ import ibis
 
 from povguard.errors import ConfigError
 
-_FUNCS = {"if_else", "coalesce", "is_null", "min_over"}
+#: Look-back functions: ``<name>(field, months)`` over the indicators of past periods.
+HISTORY_FUNCS = frozenset({"min_over", "max_over", "sum_over"})
+_FUNCS = {"if_else", "coalesce", "is_null", *HISTORY_FUNCS}
 _CMP: dict[type, Callable[[Any, Any], Any]] = {
     ast.Lt: lambda a, b: a < b,
     ast.LtE: lambda a, b: a <= b,
@@ -81,31 +85,38 @@ def parse(text: str, where: str) -> ast.Expression:
             isinstance(node.func, ast.Name) and node.func.id in _FUNCS
         ):
             raise ConfigError(f"{where}: only {sorted(_FUNCS)} may be called in {text!r}")
-        if isinstance(node, ast.Call) and node.func.id == "min_over":  # type: ignore[attr-defined]
+        fname = getattr(getattr(node, "func", None), "id", None)
+        if isinstance(node, ast.Call) and fname in HISTORY_FUNCS:
             args = node.args
             if not (
                 len(args) == 2
                 and isinstance(args[0], ast.Name)
                 and isinstance(args[1], (ast.Name, ast.Constant))
             ):
-                raise ConfigError(f"{where}: min_over(field, months) takes a field and a number")
+                raise ConfigError(f"{where}: {fname}(field, months) takes a field and a number")
     return tree
 
 
-def history_column(field: str, months: int) -> str:
-    """Name of the column that holds ``min_over(field, months)``."""
-    return f"min_over__{field}__{months}"
+#: One look-back: (function, field, months).
+HistoryCall = tuple[str, str, int]
 
 
-def history_calls(tree: ast.Expression, params: Mapping[str, Any]) -> set[tuple[str, int]]:
-    """The (field, months) of every ``min_over`` call, months resolved from ``params``."""
-    out: set[tuple[str, int]] = set()
+def history_column(call: HistoryCall) -> str:
+    """Name of the column that holds a look-back (``min_over__income_pc_12m__6``)."""
+    func, field, months = call
+    return f"{func}__{field}__{months}"
+
+
+def history_calls(tree: ast.Expression, params: Mapping[str, Any]) -> set[HistoryCall]:
+    """Every look-back call of a condition, months resolved from ``params``."""
+    out: set[HistoryCall] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "min_over":
+        func = getattr(getattr(node, "func", None), "id", None)
+        if isinstance(node, ast.Call) and func in HISTORY_FUNCS:
             field, months = node.args
-            assert isinstance(field, ast.Name)
+            assert isinstance(field, ast.Name) and func is not None
             n = params[months.id] if isinstance(months, ast.Name) else months.value  # type: ignore[attr-defined]
-            out.add((field.id, int(n)))
+            out.add((func, field.id, int(n)))
     return out
 
 
@@ -156,9 +167,9 @@ def compile_condition(tree: ast.Expression, table: Any, params: Mapping[str, Any
             return table[node.id]
         if isinstance(node, ast.Call):
             assert isinstance(node.func, ast.Name)
-            if node.func.id == "min_over":
-                field, n = next(iter(history_calls(ast.Expression(body=node), params)))
-                return table[history_column(field, n)]
+            if node.func.id in HISTORY_FUNCS:
+                call = next(iter(history_calls(ast.Expression(body=node), params)))
+                return table[history_column(call)]
             args = [go(a) for a in node.args]
             if node.func.id == "if_else":
                 return ibis.ifelse(args[0], args[1], args[2])

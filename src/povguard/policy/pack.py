@@ -28,7 +28,7 @@ from povguard.policy.expr import compile_condition, history_calls, history_colum
 #: Indicator fields a rule may use (the indicators stage's output).
 INDICATOR_FIELDS = frozenset(INDICATOR_TYPES)
 #: Values always available to reason templates and conditions.
-BUILTINS = frozenset({"year", "period", "region_name"})
+BUILTINS = frozenset({"year", "month", "period", "region_name"})
 
 Kind = Literal["risk", "screening", "guarantee", "ineligibility", "elimination", "tier"]
 HouseholdType = Literal["by_registration", "sudden_hardship"]
@@ -50,6 +50,28 @@ class Rule(BaseModel):
     reason_zh: str
     reason_en: str
     evidence: tuple[str, ...] = ()
+    needs_trigger: bool = Field(
+        False,
+        description="a risk only together with one of the pack's risk triggers (DOMAIN.md "
+        "section 2); without any, the outcome is 'needs verification'",
+    )
+
+    def tree(self, where: str) -> ast.Expression:
+        """The parsed condition."""
+        return parse(self.condition, where)
+
+
+class Trigger(BaseModel):
+    """A risk trigger used with the income test; its phrase is added to the reason."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title_zh: str
+    title_en: str
+    condition: str
+    phrase_zh: str
+    phrase_en: str
 
     def tree(self, where: str) -> ast.Expression:
         """The parsed condition."""
@@ -82,6 +104,9 @@ class PolicyPack(BaseModel):
         description="fields whose absence turns a fired screening rule into 'needs verification'",
     )
     rules: tuple[Rule, ...] = ()
+    triggers: tuple[Trigger, ...] = Field(
+        (), description="risk triggers of rules with needs_trigger, in the order written"
+    )
 
     @property
     def ref(self) -> str:
@@ -100,7 +125,12 @@ class PolicyPack(BaseModel):
         The built-ins ``year`` and ``period`` are included.
         """
         year = int(period[:4])
-        out: dict[str, Any] = {"year": year, "period": period, "region_name": self.region_name_zh}
+        out: dict[str, Any] = {
+            "year": year,
+            "month": int(period[5:7]),
+            "period": period,
+            "region_name": self.region_name_zh,
+        }
         for name, value in self.parameters.items():
             if isinstance(value, dict):
                 years = sorted(y for y in value if y <= year) or sorted(value)
@@ -135,43 +165,52 @@ class PolicyPack(BaseModel):
 
 
 def _check(pack: PolicyPack, where: str) -> None:
+    known = INDICATOR_FIELDS | set(pack.parameters) | BUILTINS
     seen: set[str] = set()
-    for rule in pack.rules:
-        w = f"{where}: rule {rule.id}"
-        if rule.id in seen:
-            raise ConfigError(f"{w}: duplicate rule id")
-        seen.add(rule.id)
-        used = names(rule.tree(w))
-        unknown = used - INDICATOR_FIELDS - set(pack.parameters) - BUILTINS
+    items: list[tuple[str, Rule | Trigger]] = [(f"rule {r.id}", r) for r in pack.rules]
+    items += [(f"trigger {t.id}", t) for t in pack.triggers]
+    for label, item in items:
+        w = f"{where}: {label}"
+        if label in seen:
+            raise ConfigError(f"{w}: duplicate id")
+        seen.add(label)
+        unknown = names(item.tree(w)) - known
         if unknown:
             raise ConfigError(f"{w}: unknown field(s) {sorted(unknown)} in condition")
-        _check_types(pack, rule, w)
-        for text in (rule.reason_zh, rule.reason_en):
+        _check_types(pack, item.condition, item.tree(w), w)
+        texts = (
+            (item.reason_zh, item.reason_en)
+            if isinstance(item, Rule)
+            else (item.phrase_zh, item.phrase_en)
+        )
+        for text in texts:
             for field in template_fields(text):
-                if field not in INDICATOR_FIELDS | set(pack.parameters) | BUILTINS:
+                if field not in known:
                     raise ConfigError(f"{w}: unknown field {field!r} in reason template")
-        for ev in rule.evidence:
-            if not ev.startswith("ev_"):
-                raise ConfigError(f"{w}: evidence {ev!r} must name an ev_* column")
+        if isinstance(item, Rule):
+            for ev in item.evidence:
+                if not ev.startswith("ev_"):
+                    raise ConfigError(f"{w}: evidence {ev!r} must name an ev_* column")
+            if item.needs_trigger and not pack.triggers:
+                raise ConfigError(f"{w}: needs_trigger, but the pack has no triggers")
     for field in pack.verify_missing:
         if field not in INDICATOR_FIELDS:
             raise ConfigError(f"{where}: verify_missing: unknown field {field!r}")
 
 
-def _check_types(pack: PolicyPack, rule: Rule, where: str) -> None:
-    """Compile the condition against the indicators' schema: it must be a boolean."""
+def _check_types(pack: PolicyPack, condition: str, tree: ast.Expression, where: str) -> None:
+    """Compile a condition against the indicators' schema: it must be a boolean."""
     params = pack.params_for(f"{pack.effective_from.year:04d}-01")
-    tree = rule.tree(where)
     schema = dict(INDICATOR_TYPES)
-    for field, months in history_calls(tree, params):
-        schema[history_column(field, months)] = INDICATOR_TYPES[field]
+    for call in history_calls(tree, params):
+        schema[history_column(call)] = INDICATOR_TYPES[call[1]]
     try:
         expr = compile_condition(tree, ibis.table(schema, name="indicators"), params)
         kind = expr.type()
     except (TypeError, ValueError, AttributeError, ibis.common.exceptions.IbisError) as exc:
-        raise ConfigError(f"{where}: type error in condition {rule.condition!r}: {exc}") from exc
+        raise ConfigError(f"{where}: type error in condition {condition!r}: {exc}") from exc
     if not kind.is_boolean():
-        raise ConfigError(f"{where}: condition {rule.condition!r} is {kind}, not a yes/no test")
+        raise ConfigError(f"{where}: condition {condition!r} is {kind}, not a yes/no test")
 
 
 def template_fields(text: str) -> set[str]:
@@ -209,11 +248,15 @@ def _resolve(pack: PolicyPack, base: PolicyPack, where: str) -> PolicyPack:
     own = {r.id: r for r in pack.rules}
     rules = [own.pop(r.id, r) for r in base.rules if r.id not in pack.disable]
     rules += list(own.values())
+    own_triggers = {t.id: t for t in pack.triggers}
+    triggers = [own_triggers.pop(t.id, t) for t in base.triggers]
+    triggers += list(own_triggers.values())
     verify = pack.verify_missing or base.verify_missing
     return pack.model_copy(
         update={
             "parameters": {**base.parameters, **pack.parameters},
             "rules": tuple(rules),
+            "triggers": tuple(triggers),
             "verify_missing": verify,
         }
     )

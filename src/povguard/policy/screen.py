@@ -21,8 +21,14 @@ import pyarrow as pa
 from povguard.engine import Engine
 from povguard.errors import ConfigError
 from povguard.indicators import window
-from povguard.policy.expr import compile_condition, history_calls, history_column, names
-from povguard.policy.pack import PackLibrary, PolicyPack, Rule, template_fields
+from povguard.policy.expr import (
+    HistoryCall,
+    compile_condition,
+    history_calls,
+    history_column,
+    names,
+)
+from povguard.policy.pack import PackLibrary, PolicyPack, Rule, Trigger, template_fields
 
 WARNINGS = "warnings"
 WARNING_SCHEMA = pa.schema(
@@ -114,46 +120,80 @@ def screen_period(
     return table
 
 
+def _trees(pack: PolicyPack) -> list[tuple[Rule | Trigger, Any]]:
+    items: list[Rule | Trigger] = [*pack.rules, *pack.triggers]
+    return [(i, i.tree(f"{pack.id}:{i.id}")) for i in items]
+
+
 def _with_history(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> Any:
-    """``ind`` with a column per ``min_over(field, months)`` call of the pack's rules."""
+    """``ind`` with a column per look-back call (``min_over`` ...) of the pack's conditions.
+
+    ``min_over`` is unknown unless every one of the months has a value; ``max_over``
+    and ``sum_over`` use the months that have one.
+    """
     params = pack.params_for(period)
-    calls: set[tuple[str, int]] = set()
-    for rule in pack.rules:
-        calls |= history_calls(rule.tree(f"{pack.id}:{rule.id}"), params)
-    for field, months in sorted(calls):
+    calls: set[HistoryCall] = set()
+    for _, tree in _trees(pack):
+        calls |= history_calls(tree, params)
+    for call in sorted(calls):
+        func, field, months = call
         past = engine.table("indicators")
         past = past.filter(past.period.isin(window(period, months)))
-        agg = past.group_by("household_id").aggregate(
-            h_min=past[field].min(), h_n=past[field].count()
-        )
+        column = past[field]
+        value = {"min_over": column.min(), "max_over": column.max(), "sum_over": column.sum()}
+        agg = past.group_by("household_id").aggregate(h_value=value[func], h_n=column.count())
+        complete = agg.h_n >= months if func == "min_over" else agg.h_n > 0
         agg = agg.select(
             h_household=agg.household_id,
-            **{history_column(field, months): ibis.ifelse(agg.h_n >= months, agg.h_min, None)},
+            **{history_column(call): ibis.ifelse(complete, agg.h_value, None)},
         )
         ind = ind.left_join(agg, ind.household_id == agg.h_household).drop("h_household")
     return ind
 
 
+def _trigger_column(trigger: Trigger) -> str:
+    return f"trigger__{trigger.id}"
+
+
 def _screen(engine: Engine, plain: Any, period: str, pack: PolicyPack) -> list[dict[str, Any]]:
     params = pack.params_for(period)
-    with_history = _with_history(engine, plain, period, pack)
+    trees = _trees(pack)
+    with_history = _with_history(engine, plain, period, pack)  # lazy: joined only where used
+    trigger_trees = [(t, tree) for t, tree in trees if isinstance(t, Trigger)]
+    triggers_look_back = any(history_calls(tree, params) for _, tree in trigger_trees)
+    trigger_fields = set().union(
+        *(template_fields(t.phrase_zh) | template_fields(t.phrase_en) for t in pack.triggers)
+    )
     rows: list[dict[str, Any]] = []
     fired_screening: dict[str, list[str]] = {}
-    for rule in pack.rules:
-        tree = rule.tree(f"{pack.id}:{rule.id}")
+    for rule, tree in trees:
+        if not isinstance(rule, Rule):
+            continue
         history = sorted(history_calls(tree, params))
-        ind = with_history if history else plain  # the look-back join only where used
-        used = sorted(names(tree) & set(ind.columns))
-        used += [history_column(f, n) for f, n in history]
+        look_back = bool(history) or (rule.needs_trigger and triggers_look_back)
+        ind = with_history if look_back else plain
+        used = sorted(names(tree) & set(ind.columns)) + [history_column(c) for c in history]
         cond = compile_condition(tree, ind, params)
         shown = template_fields(rule.reason_zh) | template_fields(rule.reason_en)
         in_reason = names(tree) | shown  # parameters written into the warning's values
         cols = ["household_id", "former_poor", *used, *sorted(shown), *rule.evidence]
         cols += [f for f in pack.verify_missing if f not in cols]
+        if rule.needs_trigger:
+            cols += sorted(trigger_fields)
+            in_reason |= trigger_fields
         cols = list(dict.fromkeys(c for c in cols if c in ind.columns))
-        hit = engine.fetch(ind.filter(cond.fill_null(False)).select(*cols)).to_pylist()
-        for r in hit:
-            rows.append(_warning(period, pack, rule, r, params, in_reason, "fired"))
+        table = ind.filter(cond.fill_null(False))
+        if rule.needs_trigger:
+            triggers = {
+                _trigger_column(t): compile_condition(t_tree, ind, params).fill_null(False)
+                for t, t_tree in trigger_trees
+            }
+            table = table.mutate(**triggers)
+            cols += list(triggers)
+        for r in engine.fetch(table.select(*cols)).to_pylist():
+            fired = [t for t in pack.triggers if r.pop(_trigger_column(t), False)]
+            outcome = "untriggered" if rule.needs_trigger and not fired else "fired"
+            rows.append(_warning(period, pack, rule, r, params, in_reason, outcome, fired=fired))
             if rule.kind in ("screening", "guarantee"):
                 missing = [f for f in pack.verify_missing if r.get(f) is None]
                 if missing:
@@ -197,7 +237,10 @@ def _warning(
     shown: set[str],
     outcome: str,
     used: list[str] | None = None,
+    fired: list[Trigger] | None = None,
 ) -> dict[str, Any]:
+    """One warning row; ``outcome`` is fired, untriggered (a needs_trigger rule without
+    any trigger) or unknown (the condition could not be evaluated)."""
     values = {k: v for k, v in params.items() if k in shown}
     values |= {k: v for k, v in row.items() if not k.startswith("ev_")}
     htype = None
@@ -206,14 +249,25 @@ def _warning(
     elif rule.household_type == "sudden_hardship":
         htype = "sudden_hardship"
     kind: str = rule.kind
-    if outcome == "fired":
-        zh = _FMT.format(rule.reason_zh, **values)
-        en = _FMT.format(rule.reason_en, **{**values, "region_name": pack.region_name_en})
-    else:
+    if outcome == "unknown":
         missing = [u for u in (used or []) if row.get(u) is None]
         zh = f"{rule.title_zh}：缺少 {'、'.join(missing)}，无法判定，需核实"
         en = f"{rule.title_en}: {', '.join(missing)} unknown, cannot be decided; verify"
         kind, htype = "needs_verification", None
+    else:
+        en_values = {**values, "region_name": pack.region_name_en}
+        zh_parts = [_FMT.format(rule.reason_zh, **values)]
+        en_parts = [_FMT.format(rule.reason_en, **en_values)]
+        for t in fired or []:
+            zh_parts.append(_FMT.format(t.phrase_zh, **values))
+            en_parts.append(_FMT.format(t.phrase_en, **en_values))
+        if rule.needs_trigger:
+            values["triggers"] = ",".join(t.id for t in fired or [])
+        if outcome == "untriggered":
+            zh_parts.append("数据中未见返贫致贫风险因素，需入户核实是否存在风险")
+            en_parts.append("no risk factor in the data: a home visit must establish the risk")
+            kind, htype = "needs_verification", None
+        zh, en = "；".join(zh_parts), "; ".join(en_parts)
     return {
         "period": period,
         "household_id": row["household_id"],

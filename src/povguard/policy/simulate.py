@@ -1102,13 +1102,16 @@ def diff_packs(a: PolicyPack, b: PolicyPack) -> PackDiff:
     -------
     PackDiff
         Pack fields (id, version, dates, region...), parameters added, removed or
-        changed (old -> new per year) and rules added, removed or changed (with
-        the fields that changed: condition, severity, reasons...).
+        changed (old -> new per year) and rules and risk triggers (``trigger:<id>``)
+        added, removed or changed (with the fields that changed: condition,
+        severity, reasons...).
     """
     da, db = a.model_dump(), b.model_dump()
     pa_, pb = da.pop("parameters"), db.pop("parameters")
     ra = {r["id"]: r for r in da.pop("rules")}
     rb = {r["id"]: r for r in db.pop("rules")}
+    ra |= {f"trigger:{t['id']}": t for t in da.pop("triggers")}
+    rb |= {f"trigger:{t['id']}": t for t in db.pop("triggers")}
     params = tuple(
         d
         for name in dict.fromkeys([*pa_, *pb])

@@ -11,6 +11,7 @@ engine reads policy packs and may differ):
 * ``sudden_hardship``: not below the line, but income after rigid spending per
   person is below it, or a sharp income drop (last 3 months under
   ``income_drop_share`` of the usual level) together with a shock.
+* ``rigid_hardship``: the rigid-spending part of ``sudden_hardship``.
 * ``status``: ``unstable_former_poor`` (former-poor and below the line), ``edge``
   (never registered and below the line), ``sudden_hardship``, or ``none``.
 * ``ineligible``: a former-poor registrant whose members or non-resident children
@@ -90,11 +91,12 @@ class TruthTracker:
         education_ok = ~any_member(school_age & (p.school[:n] != 1) & ~exempt)
         medical_ok = ~any_member(~p.insured[:n])
         housing_ok = h.house <= 1
+        # the standard applies to whole litres, minutes and days, as inspections record them
         water_ok = (
-            (h.water_qty >= 35)
+            (np.round(h.water_qty) >= 35)
             & h.water_quality
-            & (h.water_piped | (h.water_minutes <= 20))
-            & (h.water_short_days <= 36)
+            & (h.water_piped | (np.round(h.water_minutes) <= 20))
+            & (np.round(h.water_short_days) <= 36)
         )
         below = pc < line
         food_ok = ~((pc < 0.5 * line) & ~(h.dibao | h.tekun))
@@ -155,11 +157,17 @@ class TruthTracker:
         def rel_any(mask: np.ndarray) -> np.ndarray:
             return np.bincount(rel.hh, weights=mask, minlength=h.n) > 0
 
+        def member_owns(owner: np.ndarray) -> np.ndarray:
+            """The owner is a living member of the household (a dead owner's car is not)."""
+            who = np.maximum(owner, 0)
+            owns: np.ndarray = (owner >= 0) & alive[who] & (hh_of[who] == np.arange(h.n))
+            return owns
+
         reasons = {
             "public_employee": pub | rel_any(rel.pub_emp),
-            "vehicle": (h.car_owner >= 0) | rel_any(rel.car),
-            "commercial_housing": (h.house_owner >= 0) | rel_any(rel.house),
-            "business": (h.business_owner >= 0) | rel_any(rel.business),
+            "vehicle": member_owns(h.car_owner) | rel_any(rel.car),
+            "commercial_housing": member_owns(h.house_owner) | rel_any(rel.house),
+            "business": member_owns(h.business_owner) | rel_any(rel.business),
         }
         ineligible_reason = np.full(h.n, "", dtype=object)
         for name, mask in reasons.items():
@@ -191,6 +199,7 @@ class TruthTracker:
             "monitoring_line": np.full(int(keep.sum()), line),
             "below_line": below[keep],
             "sudden_hardship": (status == 3)[keep],
+            "rigid_hardship": (~below & heavy_rigid)[keep],
             "food_ok": food_ok[keep],
             "education_ok": education_ok[keep],
             "medical_ok": medical_ok[keep],

@@ -908,6 +908,7 @@ class FeedBuilder:
                 "per_capita": np.round(net / np.maximum(members, 1), 0),
                 "medical": np.round(rings.total("medical_oop")[hh], 0),
                 "education": np.round(rings.total("education")[hh], 0),
+                "rehab": np.round(rings.total("rehab")[hh], 0),
                 "survey_date": sim.month_start(m) + self.rng.integers(0, 20, n),
             },
             m,

@@ -407,6 +407,7 @@ SOURCES: tuple[FeedSpec, ...] = (
             _c("per_capita", "人均纯收入", M),
             _c("medical", "医疗自付支出", M),
             _c("education", "教育支出", M),
+            _c("rehab", "康复支出", M),
             _c("survey_date", "调查日期", D),
         ),
         record_key=("household_no",),
