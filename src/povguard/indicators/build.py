@@ -201,17 +201,25 @@ def _records(engine: Engine, source: str, periods: list[str], key: list[str]) ->
     return j.mutate(evidence=ibis.literal(source + "|") + j._file + "|" + j._row.cast("string"))
 
 
+#: A delivery of at least this share of the window's largest student roster is a roster.
+ROSTER_SHARE = 0.5
+
+
 def _out_of_school(engine: Engine, records: Any, persons: Any) -> Any:
     """Members of compulsory-school age (6-15) missing from the latest student roster.
 
     Education delivers the roster of students (status 在读) each term; a registered
     member aged 6 to 15 on the roster month's first day who is not on it is out of
-    school, unless severely disabled (grade 1-2: home schooling or exemption).
+    school, unless severely disabled (grade 1-2: home schooling or exemption). A
+    roster is a delivery with at least :data:`ROSTER_SHARE` of the largest one in the
+    window: a few late rows delivered the month after are not a new roster.
     """
     enrolled = records.filter(records.status == "在读")
-    latest = engine.fetch(enrolled.aggregate(p=enrolled.period.max()))["p"][0].as_py()
-    if latest is None:
+    sizes = engine.fetch(enrolled.group_by("period").aggregate(n=enrolled.count())).to_pylist()
+    if not sizes:
         return None
+    largest = max(r["n"] for r in sizes)
+    latest = max(r["period"] for r in sizes if r["n"] >= ROSTER_SHARE * largest)
     on_roster = enrolled.filter(enrolled.period == latest).select(on_roster=enrolled.person)
     first_day = ibis.date(int(latest[:4]), int(latest[5:7]), 1)
     age = (first_day.epoch_days() - persons.birth_date.epoch_days()) / 365.25
