@@ -410,6 +410,7 @@ def accounts_deactivate(
 
 
 def _mount_subcommands() -> None:
+    from povguard.cli_audit import audit_app
     from povguard.cli_linkage import linkage_app
     from povguard.cli_policy import policy_app
     from povguard.cli_review import review_app
@@ -417,6 +418,7 @@ def _mount_subcommands() -> None:
     linkage_app.add_typer(review_app, name="review")
     app.add_typer(linkage_app, name="linkage")
     app.add_typer(policy_app, name="policy")
+    app.add_typer(audit_app, name="audit")
 
 
 _mount_subcommands()

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from povguard.cycle.publish import (
+    publish_cases,
     publish_link_reviews,
     publish_registry,
     publish_warnings,
@@ -61,6 +62,7 @@ def run_periods(
     sessions = _ops(settings)
     failed = 0
     results: list[CycleResult] = []
+    intakes: dict[str, dict[str, Any]] = {}
     try:
         with progress_bar(console) as bar:
             task = bar.add_task("月度监测 cycle", total=len(periods) * len(STAGES))
@@ -82,10 +84,12 @@ def run_periods(
                         publish_registry(session, registry, p)
                     publish_warnings(session, p, result.warnings)
                     publish_link_reviews(session, engine, p)
+                    intakes[p] = publish_cases(session, p, started, pack)
                     stages = {
                         s.name: {"seconds": round(s.seconds, 3), "rows": s.rows, **s.detail}
                         for s in result.stages
                     }
+                    stages["cases"] = intakes[p]
                     error = (
                         "; ".join(f"{f.path}: {f.error_en}" for f in result.failed_files) or None
                     )
@@ -95,6 +99,7 @@ def run_periods(
     finally:
         engine.close()
     _print_cycles(console, results)
+    _print_intakes(intakes)
     return 1 if failed else 0
 
 
@@ -108,6 +113,25 @@ def _has_registry(session: Any) -> bool:
     from povguard.store import services
 
     return services.household_count(session) > 0
+
+
+def _print_intakes(intakes: dict[str, dict[str, Any]]) -> None:
+    """Cases opened from each period's warnings (new, relapse, attached; by basis)."""
+    if not intakes:
+        return
+    table = Table(title="案件 cases from warnings")
+    for col in ("period", "new", "relapse", "attached", "needs verification", "already"):
+        table.add_column(col, justify="right")
+    for period, r in intakes.items():
+        table.add_row(
+            period,
+            f"{r['new_cases']:,}",
+            f"{r['relapses']:,}",
+            f"{r['attached']:,}",
+            f"{sum(r['needs_verification'].values()):,}",
+            f"{r['already']:,}",
+        )
+    Console().print(table)
 
 
 def _print_cycles(console: Console, results: list[CycleResult]) -> None:

@@ -1,9 +1,11 @@
-"""Publish a cycle's results to the operations database (registry, warnings, link reviews)."""
+"""Publish a cycle's results to the operations database (registry, warnings, link reviews,
+and the cases opened from the warnings)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from povguard.engine import Engine
 from povguard.linkage import REVIEW
+from povguard.policy import PackLibrary, PolicyPack
 from povguard.store import services
 
 _BATCH = 50_000
@@ -66,3 +69,28 @@ def publish_link_reviews(session: Session, engine: Engine, period: str) -> int:
         return 0
     rows = engine.fetch(engine.table(REVIEW).filter(ibis._.period == period)).to_pylist()
     return services.queue_link_reviews(session, rows)
+
+
+def publish_cases(
+    session: Session,
+    period: str,
+    at: dt.datetime,
+    policy: PolicyPack | PackLibrary | None = None,
+) -> dict[str, Any]:
+    """Open cases from the period's published warnings (idempotent per period).
+
+    Risk and needs-verification warnings reach a case: the household's open case,
+    a relapse case or a new one (see
+    :func:`povguard.store.services.open_cases_from_warnings`); re-running the period
+    opens nothing twice.
+
+    Returns
+    -------
+    dict
+        The stage record: ``seconds``, ``rows`` (households taken in) and the intake
+        report (new cases, relapses, attached, by basis).
+    """
+    start = time.perf_counter()
+    report = services.open_cases_from_warnings(session, period, at=at, policy=policy)
+    total = report.risk.total + report.needs_verification.total
+    return {"seconds": round(time.perf_counter() - start, 3), "rows": total, **report.as_dict()}

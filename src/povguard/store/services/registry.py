@@ -1,4 +1,14 @@
-"""Registry synchronisation: regions, households and persons (upsert, idempotent)."""
+"""Registry synchronisation: regions, households and persons (upsert, idempotent).
+
+With a period, :func:`sync_registry` also keeps ``membership_history``: a person
+seen for the first time opens a membership of their household from that period; a
+person seen in another household than their open membership's closes it (``valid_to``
+= the period) and opens one in the new household. A snapshot of an earlier period
+than a membership's start changes nothing (snapshots may arrive late); one of the
+same period corrects the open membership's household. A person missing from a
+snapshot is not taken to have left (snapshots may be partial and rows are never
+deleted).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +17,25 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Boolean, Column, Date, Float, Integer, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+)
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
-from povguard.store.models import REGION_LEVELS, Household, Person, Region
+from povguard.store.models import REGION_LEVELS, Household, MembershipHistory, Person, Region
 from povguard.store.services._common import (
     check_period,
     chunked,
@@ -139,6 +161,7 @@ def _write(
     coercer: _RowCoercer,
     extra: Mapping[str, Any],
     check: Callable[[dict[str, Any]], None] | None = None,
+    after: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> int:
     count = 0
     for batch in chunked(rows, BATCH_SIZE):
@@ -149,8 +172,51 @@ def _write(
                 check(row)
             unique[tuple(row[k] for k in coercer.keys)] = row
         upsert(session, coercer.table, list(unique.values()))
+        if after is not None:
+            after(list(unique.values()))
         count += len(batch)
     return count
+
+
+def _track_memberships(session: Session, rows: list[dict[str, Any]], period: str) -> None:
+    """Open, close or correct the memberships of a batch of person rows (see the module)."""
+    table = cast(Table, MembershipHistory.__table__)
+    ids = [row["id_number"] for row in rows]
+    current = {
+        m.id_number: m
+        for m in session.execute(
+            select(
+                MembershipHistory.id,
+                MembershipHistory.id_number,
+                MembershipHistory.household_id,
+                MembershipHistory.valid_from,
+            ).where(MembershipHistory.id_number.in_(ids), MembershipHistory.valid_to.is_(None))
+        )
+    }
+    opened: list[dict[str, Any]] = []
+    closed: list[dict[str, Any]] = []
+    corrected: list[dict[str, Any]] = []
+    for row in rows:
+        person, household = row["id_number"], row["household_id"]
+        member = current.get(person)
+        if member is None:
+            opened.append({"household_id": household, "id_number": person, "valid_from": period})
+        elif member.household_id == household or period < member.valid_from:
+            continue
+        elif period == member.valid_from:
+            corrected.append({"mid": member.id, "household": household})
+        else:
+            closed.append({"mid": member.id})
+            opened.append({"household_id": household, "id_number": person, "valid_from": period})
+    key = table.c.id == bindparam("mid")
+    if closed:
+        session.execute(sql_update(table).where(key).values(valid_to=period), closed)
+    if corrected:
+        session.execute(
+            sql_update(table).where(key).values(household_id=bindparam("household")), corrected
+        )
+    if opened:
+        session.execute(insert(table), opened)
 
 
 def _check_region(row: dict[str, Any]) -> None:
@@ -192,7 +258,9 @@ def sync_registry(
         :class:`~povguard.store.models.Person` columns; ``birth_date`` may be a date
         or an ISO string.
     period
-        ``YYYY-MM`` written to ``households.updated_period`` where a row has none.
+        ``YYYY-MM`` written to ``households.updated_period`` where a row has none,
+        and the period from which membership changes date (``membership_history``;
+        without a period memberships are not tracked).
     commit
         Commit at the end (default). With ``False`` the caller commits.
 
@@ -210,8 +278,13 @@ def sync_registry(
         written then (the transaction is rolled back).
     """
     extra: dict[str, Any] = {}
+    track: Callable[[list[dict[str, Any]]], None] | None = None
     if period is not None:
         extra["updated_period"] = check_period(period)
+
+        def track(rows: list[dict[str, Any]]) -> None:
+            _track_memberships(session, rows, period)
+
     with transaction(session, commit=commit, conflict="registry rows violate a constraint"):
         n_regions = _write(
             session,
@@ -231,6 +304,7 @@ def sync_registry(
             person_rows,
             _RowCoercer(Person.__table__, PERSON_ALIASES, "person"),  # type: ignore[arg-type]
             {},
+            after=track,
         )
     logger.info(
         "registry synced: %d regions, %d households, %d persons",
