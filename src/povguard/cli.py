@@ -411,6 +411,7 @@ def accounts_deactivate(
 
 def _mount_subcommands() -> None:
     from povguard.cli_audit import audit_app
+    from povguard.cli_cases import cases_app
     from povguard.cli_linkage import linkage_app
     from povguard.cli_policy import policy_app
     from povguard.cli_review import review_app
@@ -419,6 +420,7 @@ def _mount_subcommands() -> None:
     app.add_typer(linkage_app, name="linkage")
     app.add_typer(policy_app, name="policy")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(cases_app, name="cases")
 
 
 _mount_subcommands()

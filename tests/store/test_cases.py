@@ -53,6 +53,7 @@ from povguard.store.services import (
     transition,
     verify_chain,
 )
+from povguard.store.services.cases import list_notices
 from tests.cases.test_workflow import HAPPY, payload_for
 from tests.store import sample_data as sd
 
@@ -770,3 +771,60 @@ def test_membership_history_follows_moves_between_snapshots(session: Session) ->
     sync_registry(session, [], [], sd.persons())  # no period: not tracked
     assert _count(session, MembershipHistory) == 11
     assert _count(session, MembershipHistory, MembershipHistory.valid_to.is_(None)) == 10
+
+
+# ------------------------------------------------------------------- notices
+
+
+def test_list_notices_gives_a_villages_notices_with_household_and_reason(
+    loaded: Session,
+) -> None:
+    session = loaded
+    open_cases_from_warnings(session, "2025-06", at=T0)
+    h1, h5 = _case_of(session, sd.H1), _case_of(session, sd.H5)
+    for case in (h1, h5):
+        review = _walk(session, case, _until(S.VILLAGE_REVIEW), T0)
+        _step(session, review, A.START_NOTICE, T0 + STEP * 4)
+    h2 = open_case(session, sd.H2, "self_report", at=T0, actor="x", area_prefix="").case
+    _walk(session, h2, _until(S.TOWNSHIP_REVIEW), T0)
+    day = (T0 + STEP * 4).date()
+
+    running = list_notices(session, "", village_code=sd.H1[:12])
+    assert running.total == 1
+    (item,) = running.items
+    assert (item.case_id, item.kind, item.status, item.village_name) == (
+        h1.id,
+        "identification",
+        "running",
+        "东村",
+    )
+    assert (item.started_on, item.earliest_end, item.ended_on) == (
+        day,
+        day + dt.timedelta(days=5),
+        None,
+    )
+    assert (item.household_id, item.head_name, item.members, item.case_status) == (
+        sd.H1,
+        "张伟",
+        3,
+        "village_review",
+    )
+    assert item.reason == "主要劳动力住院，收入下降"  # the home visit's findings
+    assert item.household_type is None  # its warnings proposed two types
+    (north,) = list_notices(session, "520103").items
+    assert (north.household_id, north.household_type, north.village_name) == (
+        sd.H5,
+        "sudden_hardship",
+        "北村",
+    )
+    everything = list_notices(session, "", status=None, page_size=2)
+    assert (everything.total, len(everything.items)) == (3, 2)
+    assert [n.village_code for n in everything.items] == [sd.H1[:12]] * 2
+    ended = list_notices(session, "", status="ended")
+    assert [(n.household_id, n.ended_on) for n in ended.items] == [(sd.H2, (T0 + STEP * 5).date())]
+    assert list_notices(session, "", kind="elimination").total == 0
+    assert list_notices(session, "520102002").total == 0
+    with pytest.raises(DataError, match="kind"):
+        list_notices(session, "", kind="other")
+    with pytest.raises(DataError, match="status"):
+        list_notices(session, "", status="open")

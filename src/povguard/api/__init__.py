@@ -5,7 +5,7 @@ Routers call :mod:`povguard.store.services` only; they never build queries.
 
 from fastapi import APIRouter
 
-from povguard.api import feeds, households, overview, policy, warnings
+from povguard.api import cases, feeds, households, overview, plans, policy, warnings
 from povguard.api.deps import AreaDep, SessionDep, SettingsDep, get_area_prefix, get_session
 from povguard.api.errors import (
     ApiError,
@@ -29,6 +29,10 @@ def build_api_router() -> APIRouter:
     router.include_router(households.router)
     router.include_router(feeds.router)
     router.include_router(policy.router)
+    router.include_router(cases.cases_router)
+    router.include_router(cases.tasks_router)
+    router.include_router(cases.notices_router)
+    router.include_router(plans.router)
     return router
 
 

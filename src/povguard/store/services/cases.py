@@ -499,7 +499,7 @@ class PublicNoticeItem:
     """A public notice as a village posts it: the notice, its household and the reason.
 
     ``household_type`` is the case's type, or during identification the type the
-    case's warnings proposed (None when none did); ``reason`` is, for an
+    case's warnings proposed (None when none or several did); ``reason`` is, for an
     identification notice, the findings of the latest home visit, and for an
     elimination notice, why the household is ready (the proposal's reason).
     """
@@ -3017,6 +3017,11 @@ def list_intakes(session: Session, case_id: str, area_prefix: str) -> list[Intak
     return [_intake_item(r) for r in rows]
 
 
+def _only(values: set[str] | None) -> str | None:
+    """The one value of ``values`` (None when there are none or several)."""
+    return next(iter(values)) if values is not None and len(values) == 1 else None
+
+
 def _finding_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -3099,7 +3104,7 @@ def list_notices(
     ).all()
     case_ids = sorted({r.case_id for r in rows})
     reasons: dict[tuple[str, str], str | None] = {}
-    proposed: dict[str, str] = {}
+    proposed: dict[str, set[str]] = {}
     if case_ids:
         for e in session.execute(
             select(_EVENTS.c.case_id, _EVENTS.c.action, _EVENTS.c.payload, _EVENTS.c.reason)
@@ -3120,8 +3125,7 @@ def list_notices(
             .order_by(_INTAKES.c.id)
         ):
             types = (i.detail or {}).get("household_types") or []
-            if types and i.case_id not in proposed:
-                proposed[i.case_id] = str(types[0])
+            proposed.setdefault(i.case_id, set()).update(str(t) for t in types)
     return Page(
         items=[
             PublicNoticeItem(
@@ -3138,7 +3142,7 @@ def list_notices(
                 head_name=r.head_name,
                 members=int(r.members or 0),
                 case_status=r.case_status,
-                household_type=r.household_type or proposed.get(r.case_id),
+                household_type=r.household_type or _only(proposed.get(r.case_id)),
                 main_cause=r.main_cause,
                 reason=reasons.get((r.case_id, r.kind)),
             )
