@@ -125,30 +125,50 @@ def _trees(pack: PolicyPack) -> list[tuple[Rule | Trigger, Any]]:
     return [(i, i.tree(f"{pack.id}:{i.id}")) for i in items]
 
 
-def _with_history(engine: Engine, ind: Any, period: str, pack: PolicyPack) -> Any:
-    """``ind`` with a column per look-back call (``min_over`` ...) of the pack's conditions.
+def _history(engine: Engine, period: str, pack: PolicyPack) -> Any:
+    """One row per household with a column per look-back call (``min_over`` ...) of the
+    pack's conditions, or None when no condition looks back.
 
     ``min_over`` is unknown unless every one of the months has a value; ``max_over``
-    and ``sum_over`` use the months that have one.
+    and ``sum_over`` use the months that have one. Calls over the same months share
+    one aggregation, and the result is cached in the engine (the caller releases it),
+    so rules that look back do not aggregate the history again each.
     """
     params = pack.params_for(period)
     calls: set[HistoryCall] = set()
     for _, tree in _trees(pack):
         calls |= history_calls(tree, params)
+    if not calls:
+        return None
+    by_months: dict[int, list[HistoryCall]] = {}
     for call in sorted(calls):
-        func, field, months = call
+        by_months.setdefault(call[2], []).append(call)
+    out: Any = None
+    for months, group in sorted(by_months.items()):
         past = engine.table("indicators")
         past = past.filter(past.period.isin(window(period, months)))
-        column = past[field]
-        value = {"min_over": column.min(), "max_over": column.max(), "sum_over": column.sum()}
-        agg = past.group_by("household_id").aggregate(h_value=value[func], h_n=column.count())
-        complete = agg.h_n >= months if func == "min_over" else agg.h_n > 0
-        agg = agg.select(
-            h_household=agg.household_id,
-            **{history_column(call): ibis.ifelse(complete, agg.h_value, None)},
-        )
-        ind = ind.left_join(agg, ind.household_id == agg.h_household).drop("h_household")
-    return ind
+        values: dict[str, Any] = {}
+        for func, field, _ in group:
+            column = past[field]
+            value = {"min_over": column.min(), "max_over": column.max(), "sum_over": column.sum()}
+            values[f"v__{func}__{field}"] = value[func]
+            values[f"n__{field}"] = column.count()
+        agg = past.group_by("household_id").aggregate(**values)
+        columns = {}
+        for call in group:
+            func, field, _ = call
+            count = agg[f"n__{field}"]
+            complete = count >= months if func == "min_over" else count > 0
+            columns[history_column(call)] = ibis.ifelse(complete, agg[f"v__{func}__{field}"], None)
+        part = agg.select("household_id", **columns)
+        if out is None:
+            out = part
+        else:
+            part = part.rename(h_household="household_id")
+            out = out.outer_join(part, out.household_id == part.h_household)
+            out = out.mutate(household_id=out.household_id.fill_null(out.h_household))
+            out = out.drop("h_household")
+    return out.cache()
 
 
 def _trigger_column(trigger: Trigger) -> str:
@@ -156,9 +176,23 @@ def _trigger_column(trigger: Trigger) -> str:
 
 
 def _screen(engine: Engine, plain: Any, period: str, pack: PolicyPack) -> list[dict[str, Any]]:
+    history = _history(engine, period, pack)
+    try:
+        return _screen_with(engine, plain, history, period, pack)
+    finally:
+        if history is not None:
+            history.release()
+
+
+def _screen_with(
+    engine: Engine, plain: Any, history: Any, period: str, pack: PolicyPack
+) -> list[dict[str, Any]]:
     params = pack.params_for(period)
     trees = _trees(pack)
-    with_history = _with_history(engine, plain, period, pack)  # lazy: joined only where used
+    with_history = plain  # joined to the cached history only for rules that look back
+    if history is not None:
+        h = history.rename(h_household="household_id")
+        with_history = plain.left_join(h, plain.household_id == h.h_household).drop("h_household")
     trigger_trees = [(t, tree) for t, tree in trees if isinstance(t, Trigger)]
     triggers_look_back = any(history_calls(tree, params) for _, tree in trigger_trees)
     trigger_fields = set().union(
