@@ -11,13 +11,13 @@ is Chinese, or English when ``POVGUARD_LANGUAGE=en``; the forms follow the same
 language.
 
 Commands: ``list``, ``show``, ``overdue``, ``remind``, ``form``, ``notices`` and
-``relapses``. ``form`` and ``notices`` write XLSX files made by
-:mod:`povguard.cases.forms` and record the export in the audit trail (personal
-data leaves the database). ``form`` fills the forms with the same builders as the
-API's exports (:mod:`povguard.api.cases`: ID numbers masked, the household's income
-taken from the ``income`` object of a visit, proposal or home-check payload), so a
-form printed here and one downloaded from the web are the same; ``notices`` reads
-:func:`povguard.store.services.cases.list_notices`.
+``relapses``. ``form`` and ``notices`` write the XLSX files that
+:func:`povguard.store.services.case_form` and
+:func:`povguard.store.services.notice_list_form` make, the same functions behind the
+API's exports (ID numbers masked, the household's income taken from the ``income``
+object of a visit, proposal or home-check payload), so a form printed here and one
+downloaded from the web are the same; they record the export in the audit trail
+(personal data leaves the database).
 
 Exit codes: 0 done; 1 the case (or household, village notice) is not found in the
 area, a form's data is not there yet (the reason is printed), or, for ``overdue``,
@@ -34,7 +34,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -48,11 +48,10 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from povguard.store.services import CaseView, HouseholdDetail, TaskItem
-    from povguard.store.services.cases import PublicNoticeItem
+    from povguard.store.services.case_forms import FormKind, NoticeKind
 
 Lang = Literal["zh", "en"]
-FormKind = Literal["screening", "elimination", "measures"]
-NoticeKind = Literal["identification", "elimination"]
+_T = TypeVar("_T", bound=str)
 
 cases_app = typer.Typer(
     help="案件管理 / Cases: lists, deadlines, overdue alerts, reminders, printable forms.",
@@ -143,16 +142,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "bad_out": "输出文件夹 {path} 不存在",
         "bad_suffix": "输出文件必须以 .xlsx 结尾：{path}",
         "write_failed": "无法写入 {path}：{why}",
-        "not_found_household": "未找到农户 {id}（或不在您的区域内）",
-        "no_notices": "村 {village} 没有正在公示的{kind}案件",
-        "no_plan": "案件 {case} 还没有帮扶计划",
-        "no_proposal": "案件 {case} 尚未启动风险消除（状态：{status}）",
         "form_input": "表格数据不完整：{why}",
         "form.screening": "识别登记表",
         "form.elimination": "风险消除评估表",
         "form.measures": "帮扶措施台账",
-        "notice.identification": "识别",
-        "notice.elimination": "风险消除",
         "level.village": "村级",
         "level.township": "乡镇",
         "level.county": "县级",
@@ -251,16 +244,10 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "bad_out": "the output folder {path} does not exist",
         "bad_suffix": "the output file must end in .xlsx: {path}",
         "write_failed": "cannot write {path}: {why}",
-        "not_found_household": "household {id} not found (or outside your area)",
-        "no_notices": "no case of village {village} has a running {kind} notice",
-        "no_plan": "case {case} has no assistance plan yet",
-        "no_proposal": "risk elimination has not been proposed for case {case} (status: {status})",
         "form_input": "the form's data are incomplete: {why}",
         "form.screening": "screening form",
         "form.elimination": "elimination assessment form",
         "form.measures": "measures record",
-        "notice.identification": "identification",
-        "notice.elimination": "risk-elimination",
         "level.village": "village",
         "level.township": "township",
         "level.county": "county",
@@ -403,12 +390,11 @@ def _parse_day(value: str | None, option: str, lang: Lang) -> dt.date:
         _fail(_t(lang, "bad_date", option=option, value=value), 2, lang)
 
 
-def _choice(value: str, allowed: Sequence[str], option: str, lang: Lang) -> str:
-    if value not in allowed:
-        _fail(
-            _t(lang, "bad_choice", option=option, allowed=", ".join(allowed), value=value), 2, lang
-        )
-    return value
+def _choice(value: str, allowed: Sequence[_T], option: str, lang: Lang) -> _T:
+    for choice in allowed:
+        if choice == value:
+            return choice
+    _fail(_t(lang, "bad_choice", option=option, allowed=", ".join(allowed), value=value), 2, lang)
 
 
 def _check_out(out: Path, lang: Lang) -> Path:
@@ -522,52 +508,6 @@ def _case_json(view: CaseView) -> dict[str, Any]:
 
 def _region_names(household: HouseholdDetail) -> dict[str, str]:
     return {r.level: r.name for r in household.regions}
-
-
-class FormNotReadyError(ConflictError):
-    """The case has not recorded what a form needs yet (the message says what)."""
-
-
-def notice_reason(item: PublicNoticeItem, lang: Lang = "zh") -> str:
-    """The reason printed for a household on a public-notice list.
-
-    Parameters
-    ----------
-    item
-        A notice of :func:`povguard.store.services.cases.list_notices`.
-    lang
-        ``zh`` or ``en`` (the label of the main risk).
-
-    Returns
-    -------
-    str
-        For identification, the main risk (once classified) and the home-visit
-        findings; for elimination, why the risk is eliminated; "-" when unknown.
-    """
-    parts = []
-    if item.kind == "identification" and item.main_cause:
-        parts.append(_cause(item.main_cause, lang))
-    if item.reason and item.reason.strip():
-        parts.append(item.reason.strip())
-    return ("；" if lang == "zh" else "; ").join(parts) or "-"
-
-
-def _record_export(
-    session: Session, *, user: str, action: str, entity_type: str, entity_id: str, after: Any
-) -> None:
-    """Record an export of personal data in the audit trail and commit it."""
-    from povguard.store.services import record_event
-
-    record_event(
-        session,
-        actor=user,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        before=None,
-        after=after,
-    )
-    session.commit()
 
 
 def _write(out: Path, data: bytes, lang: Lang) -> None:
@@ -1061,27 +1001,12 @@ def form(
     ``screening``: the identification form; ``elimination``: the risk-elimination
     assessment (needs the proposal with the household's income, and the home
     check); ``measures``: the record of assistance measures. The forms are filled
-    exactly as the API's exports (``povguard.api.cases``), ID numbers masked. The
-    export is recorded in the audit trail. Exit code 1 when the case is not found or
-    its data are not there yet (the reason is printed).
+    exactly as the API's exports (:func:`povguard.store.services.case_form`), ID
+    numbers masked. The export is recorded in the audit trail. Exit code 1 when the
+    case is not found or its data are not there yet (the reason is printed).
     """
-    from povguard.api import ApiError
-    from povguard.api.cases import (
-        case_info,
-        current_plan,
-        elimination_info,
-        household_info,
-        plan_info,
-    )
-    from povguard.cases import (
-        FormInputError,
-        PlanInfo,
-        default_catalogue,
-        elimination_form,
-        measures_record,
-        screening_form,
-    )
-    from povguard.store import services
+    from povguard.cases import FormInputError
+    from povguard.store.services import FormError, case_form
 
     lang = _lang()
     chosen = _choice(kind, _FORM_KINDS, "--kind", lang)
@@ -1090,90 +1015,23 @@ def form(
     who = _export_user(user)
     now = dt.datetime.now().replace(microsecond=0)
     with _session(home, database_url, lang) as session:
-        detail = services.case_detail(session, case_id, prefix, now=now)
-        view = detail.case
-        found = services.household_detail(session, view.household_id, prefix)
-        if found is None:
-            _fail(_t(lang, "not_found_household", id=view.household_id), 1, lang)
-        household = household_info(found, lang, now.date())
-        plan = current_plan(detail)
-        helper = view.assignee or ""
         try:
-            if chosen == "screening":
-                data = screening_form(
-                    household,
-                    case_info(detail, found, lang),
-                    lang,
-                    generated_by=who,
-                    generated_at=now,
-                )
-            elif chosen == "measures":
-                if plan is None:
-                    raise FormNotReadyError(_t(lang, "no_plan", case=view.id))
-                data = measures_record(
-                    household,
-                    case_info(detail, found, lang),
-                    plan_info(plan, found, helper, default_catalogue()),
-                    lang,
-                    generated_by=who,
-                    generated_at=now,
-                )
-            else:
-                proposals = [e for e in detail.events if e.action == "propose_elimination"]
-                if not proposals:
-                    status = _status(view.status, lang)
-                    raise FormNotReadyError(_t(lang, "no_proposal", case=view.id, status=status))
-                month = _period_of(proposals[-1].at)
-                params = services.case_params(month, view.village_code)
-                assessment = elimination_info(detail, params, lang)
-                data = elimination_form(
-                    household,
-                    case_info(detail, found, lang, elimination=assessment),
-                    PlanInfo(plan_id="-", measures=())
-                    if plan is None
-                    else plan_info(plan, found, helper, default_catalogue()),
-                    lang,
-                    params=params,
-                    generated_by=who,
-                    generated_at=now,
-                )
+            data, _ = case_form(
+                session,
+                case_id,
+                chosen,
+                prefix,
+                lang=lang,
+                generated_by=who,
+                generated_at=now,
+                file_name=target.name,
+            )
         except FormInputError as exc:
             _fail(_t(lang, "form_input", why=exc), 1, lang)
-        except ApiError as exc:  # the builders' "form incomplete" (409) and not found (404)
-            _fail(exc.message, 1, lang)
-        _record_export(
-            session,
-            user=who,
-            action="case.form_export",
-            entity_type="case",
-            entity_id=view.id,
-            after={"form": chosen, "lang": lang, "file": target.name},
-        )
+        except FormError as exc:  # the data are not there yet, or the household is not found
+            _fail(exc.message(lang), 1, lang)
     _write(target, data, lang)
     _out().print(Text(_t(lang, "form_written", form=_t(lang, f"form.{chosen}"), path=target)))
-
-
-def _running_notices(
-    session: Session, prefix: str, village: str, kind: str
-) -> list[PublicNoticeItem]:
-    from povguard.store.services.cases import list_notices
-
-    items: list[PublicNoticeItem] = []
-    page = 1
-    while True:
-        found = list_notices(
-            session,
-            prefix,
-            village_code=village,
-            kind=kind,
-            status="running",
-            page=page,
-            page_size=_BATCH,
-        )
-        items.extend(found.items)
-        if not found.has_next:
-            return items
-        page += 1
 
 
 @cases_app.command("notices")
@@ -1194,11 +1052,11 @@ def notices(
     started). The export is recorded in the audit trail. Exit code 1 when no case
     of the village (in your area) has a running notice of that kind.
     """
-    from povguard.cases import FormInputError, HouseholdType, NoticeEntry, notice_list
+    from povguard.cases import FormInputError
+    from povguard.store.services import FormError, notice_list_form
 
     lang = _lang()
-    picked = _choice(kind, _NOTICE_KINDS, "--kind", lang)
-    chosen: NoticeKind = "elimination" if picked == "elimination" else "identification"
+    chosen = _choice(kind, _NOTICE_KINDS, "--kind", lang)
     code = village.strip()
     if len(code) != _VILLAGE_CODE_LEN or not code.isdigit():
         _fail(_t(lang, "bad_village", value=village), 2, lang)
@@ -1207,59 +1065,29 @@ def notices(
     who = _export_user(user)
     now = dt.datetime.now().replace(microsecond=0)
     with _session(home, database_url, lang) as session:
-        items = _running_notices(session, prefix, code, chosen)
-        if not items:
-            _fail(_t(lang, "no_notices", village=code, kind=_t(lang, f"notice.{chosen}")), 1, lang)
-        types = {t.value for t in HouseholdType}
-        entries = [
-            NoticeEntry(
-                head_name=n.head_name or n.household_id,
-                village=n.village_name,
-                members=max(n.members, 1),
-                reason=notice_reason(n, lang),
-                household_type=HouseholdType(n.household_type)
-                if n.household_type in types
-                else None,
-            )
-            for n in items
-        ]
-        start = min(n.started_on for n in items)
-        end = max(n.earliest_end for n in items) - dt.timedelta(days=1)
         try:
-            data = notice_list(
-                entries,
+            exported = notice_list_form(
+                session,
+                prefix,
+                village_code=code,
                 kind=chosen,
-                village=items[0].village_name or code,
-                start=start,
-                end=end,
-                days=max((n.earliest_end - n.started_on).days for n in items),
-                contact=contact,
                 lang=lang,
                 generated_by=who,
                 generated_at=now,
+                contact=contact,
+                file_name=target.name,
             )
         except FormInputError as exc:
             _fail(_t(lang, "form_input", why=exc), 1, lang)
-        _record_export(
-            session,
-            user=who,
-            action="notice.export",
-            entity_type="village",
-            entity_id=code,
-            after={
-                "kind": chosen,
-                "lang": lang,
-                "file": target.name,
-                "cases": [n.case_id for n in items],
-            },
-        )
-    _write(target, data, lang)
+        except FormError as exc:  # no running notice of that kind in the village
+            _fail(exc.message(lang), 1, lang)
+    _write(target, exported.data, lang)
     message = _t(
         lang,
         "notice_written",
-        n=len(entries),
-        start=start.isoformat(),
-        end=end.isoformat(),
+        n=exported.households,
+        start=exported.start.isoformat(),
+        end=exported.end.isoformat(),
         path=target,
     )
     _out().print(Text(message))

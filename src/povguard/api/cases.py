@@ -34,7 +34,12 @@ the server's time (:func:`povguard.api.deps.get_now`); exports print both in the
 footer. ID numbers are masked in every answer and in the exported forms (until
 roles exist, nobody sees them in full). The elimination form reads the household's
 income from the ``income`` object that ``record_visit``, ``propose_elimination`` or
-``record_home_check`` carried in its payload (see :class:`IncomePayload`).
+``record_home_check`` carried in its payload (validated when the action is recorded:
+:class:`povguard.store.services.case_forms.IncomePayload`). The forms are made by
+:func:`povguard.store.services.case_form` and
+:func:`povguard.store.services.notice_list_form`, the same as ``povguard cases form``
+and ``notices`` print, and every export is recorded in the audit trail
+(``case.form_export``, ``notice.export``) with the actor.
 
 Errors use the API's one body ``{"error": {"code", "message"}}``: 404
 ``not_found`` (unknown or outside the caller's area: never a filtered 200 for one
@@ -49,14 +54,13 @@ expected and the current version; or a state that does not allow the change),
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from povguard.api.deps import ActorDep, AreaDep, NowDep, SessionDep
@@ -64,6 +68,7 @@ from povguard.api.errors import ApiError, NotFoundError
 from povguard.api.privacy import mask_id_number, mask_ids_in
 from povguard.api.schemas import ErrorResponse, RegionPublic
 from povguard.cases import (
+    CATEGORY_LABELS,
     CAUSE_LABELS,
     CHANNEL_LABELS,
     DEADLINE_LABELS,
@@ -71,60 +76,52 @@ from povguard.cases import (
     MAX_OTHER_CAUSES,
     STATUS_LABELS,
     TRANSITIONS,
+    UNIT_LABELS,
     Action,
-    CaseInfo,
     CaseStatus,
     Catalogue,
     Channel,
-    CrossCheckInfo,
-    DecisionInfo,
-    DeliveryInfo,
     DueStatus,
-    EliminationInfo,
     FormInputError,
-    GuaranteeCheck,
-    HouseholdInfo,
-    HouseholdType,
-    IncomeInfo,
-    MeasureInfo,
-    MemberInfo,
-    NoticeEntry,
-    PlanInfo,
     TransitionError,
-    WarningInfo,
     default_catalogue,
-    elimination_form,
-    measures_record,
-    notice_list,
-    screening_form,
 )
-from povguard.cases.forms import ReviewLevel
-from povguard.cases.measures import CATEGORY_LABELS, UNIT_LABELS
 from povguard.errors import ConfigError, ConflictError, DataError
 from povguard.errors import NotFoundError as DataNotFoundError
 from povguard.store import services
 from povguard.store.models import IDEMPOTENCY_KEY_LEN
 from povguard.store.services import (
     MAX_PAGE_SIZE,
-    CaseDetail,
     CaseEventItem,
     CaseView,
     DecisionItem,
     DeliveryItem,
+    FormNotReadyError,
     GrievanceItem,
     HouseholdDetail,
     IntakeItem,
     NoticeItem,
     Page,
-    PersonItem,
     PlanMeasureItem,
     PlanView,
+    PublicNoticeItem,
     RelapseCount,
     StaleCaseError,
     TaskItem,
     VisitItem,
+    list_notices,
 )
-from povguard.store.services.cases import PublicNoticeItem, list_notices
+from povguard.store.services.case_forms import (
+    ELIMINATION_EXTRAS,
+    OUTCOME_LABELS,
+    PERIOD_PATTERN,
+    FormKind,
+    InvalidPayloadError,
+    Lang,
+    NoticeKind,
+    check_payload_extras,
+    current_plan,
+)
 
 cases_router = APIRouter(prefix="/cases", tags=["cases"])
 tasks_router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -136,17 +133,12 @@ XLSX_MEDIA_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsh
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 #: Header set to ``true`` on the answer to a retried request (nothing was written).
 REPLAY_HEADER: Final = "Idempotent-Replayed"
-PERIOD_PATTERN: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
 VILLAGE_PATTERN: Final = r"^\d{12}$"
 
-Lang = Literal["zh", "en"]
 #: Channels a user may open a case for (department warnings come from the monthly cycle).
 OpenChannel = Literal["self_report", "cadre_screening", "hotline", "risk_model"]
 TaskKind = Literal["visit", "cross_check", "review", "notice", "plan", "follow_up", "home_check"]
 Level = Literal["village", "township", "county"]
-NoticeKind = Literal["identification", "elimination"]
-GuaranteeItem = Literal["food_clothing", "education", "medical", "housing", "water"]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Labels = Mapping[str, tuple[str, str]]
 
 # ------------------------------------------------------------------------ labels
@@ -198,10 +190,6 @@ STAGE_LABELS: Final[dict[str, tuple[str, str]]] = {
     "identification": ("识别认定", "identification"),
     "elimination": ("风险消除", "risk elimination"),
 }
-OUTCOME_LABELS: Final[dict[str, tuple[str, str]]] = {
-    "approve": ("通过", "approved"),
-    "reject": ("不通过", "rejected"),
-}
 GRIEVANCE_KIND_LABELS: Final[dict[str, tuple[str, str]]] = {
     "appeal": ("申诉", "appeal"),
     "complaint": ("投诉", "complaint"),
@@ -245,12 +233,6 @@ GUARANTEE_LABELS: Final[dict[str, tuple[str, str]]] = {
     "housing": ("住房安全", "safe housing"),
     "water": ("饮水安全", "safe drinking water"),
 }
-_HEALTH: Final[dict[str, tuple[str, str]]] = {
-    "serious": ("大病", "serious illness"),
-    "chronic": ("慢性病", "chronic illness"),
-    "disability": ("残疾（{grade}级）", "disability grade {grade}"),
-    "healthy": ("健康", "healthy"),
-}
 
 
 def _pair(labels: Labels, code: str | None) -> tuple[str | None, str | None]:
@@ -271,7 +253,6 @@ _STATUS: Final = {s.value: v for s, v in STATUS_LABELS.items()}
 _CHANNEL: Final = {c.value: v for c, v in CHANNEL_LABELS.items()}
 _CAUSE: Final = {c.value: v for c, v in CAUSE_LABELS.items()}
 _HTYPE: Final = {t.value: v for t, v in HOUSEHOLD_TYPE_LABELS.items()}
-_ACTION: Final = {a.value: (a.label_zh, a.label_en) for a in Action}
 
 
 # ------------------------------------------------------------------ payload fields
@@ -337,88 +318,13 @@ PAYLOAD_FIELDS: Final[dict[str, _FieldSpec]] = {
         '[{"item", "secure": true|false|null, "note"}]',
     ),
 }
-_ELIMINATION_EXTRAS: Final = ("income", "stable_months", "rigid_expenditure_resolved", "guarantees")
 #: Optional payload fields per action (besides the required ones of the table).
 OPTIONAL_FIELDS: Final[dict[Action, tuple[str, ...]]] = {
     Action.RECORD_VISIT: ("labour_members", "income"),
     Action.APPROVE: ("reason",),
-    Action.PROPOSE_ELIMINATION: _ELIMINATION_EXTRAS,
-    Action.RECORD_HOME_CHECK: _ELIMINATION_EXTRAS,
+    Action.PROPOSE_ELIMINATION: ELIMINATION_EXTRAS,
+    Action.RECORD_HOME_CHECK: ELIMINATION_EXTRAS,
 }
-
-
-class IncomePayload(BaseModel):
-    """Household income over 12 months (yuan), as ``payload.income`` of a visit,
-    an elimination proposal or a home check (printed on the forms)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    period_from: str = Field(pattern=PERIOD_PATTERN, description="first month, YYYY-MM")
-    period_to: str = Field(pattern=PERIOD_PATTERN, description="last month, YYYY-MM")
-    per_capita_net: FiniteFloat
-    household_net: FiniteFloat | None = None
-    wage_income: FiniteFloat | None = None
-    business_income: FiniteFloat | None = None
-    property_income: FiniteFloat | None = None
-    transfer_income: FiniteFloat | None = None
-    rigid_expenditure: FiniteFloat | None = Field(None, ge=0)
-    monitoring_line: FiniteFloat | None = Field(
-        None, gt=0, description="default: the policy pack's line in force"
-    )
-
-    def info(self, line: float | None) -> IncomeInfo:
-        """As the forms' input (``line`` when no monitoring line was recorded)."""
-        return IncomeInfo(
-            period_from=self.period_from,
-            period_to=self.period_to,
-            per_capita_net=self.per_capita_net,
-            household_net=self.household_net,
-            wage_income=self.wage_income,
-            business_income=self.business_income,
-            property_income=self.property_income,
-            transfer_income=self.transfer_income,
-            rigid_expenditure=self.rigid_expenditure,
-            monitoring_line=self.monitoring_line if self.monitoring_line is not None else line,
-        )
-
-
-class GuaranteePayload(BaseModel):
-    """Status of one guarantee item (``secure`` null: not verified)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    item: GuaranteeItem
-    secure: bool | None
-    note: str = ""
-
-
-_EXTRA_ADAPTERS: Final[dict[str, TypeAdapter[Any]]] = {
-    "income": TypeAdapter(IncomePayload),
-    "stable_months": TypeAdapter(Annotated[int, Field(ge=0, strict=True)]),
-    "rigid_expenditure_resolved": TypeAdapter(Annotated[bool, Field(strict=True)]),
-    "guarantees": TypeAdapter(list[GuaranteePayload]),
-}
-
-
-def check_payload_extras(payload: Mapping[str, Any]) -> None:
-    """Validate the optional payload fields the forms read (the workflow checks the rest).
-
-    Raises
-    ------
-    ApiError
-        422 ``invalid_payload`` naming the field.
-    """
-    for name, adapter in _EXTRA_ADAPTERS.items():
-        if name not in payload:
-            continue
-        try:
-            adapter.validate_python(payload[name])
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in (name, *first.get("loc", ())))
-            raise ApiError(
-                422, "invalid_payload", f"payload.{where}: {first.get('msg', 'invalid')}"
-            ) from None
 
 
 # ------------------------------------------------------------------------ errors
@@ -439,7 +345,8 @@ def service_errors() -> Iterator[None]:
 
     Not found (or outside the area) -> 404; stale version -> 409 ``conflict``;
     refused transition -> 409 or 422 by its code; a form lacking data -> 409
-    ``form_incomplete``; other conflicts -> 409 ``conflict``; invalid input -> 422.
+    ``form_incomplete``; an invalid optional payload field the forms read -> 422
+    ``invalid_payload``; other conflicts -> 409 ``conflict``; invalid input -> 422.
     """
     try:
         yield
@@ -452,6 +359,10 @@ def service_errors() -> Iterator[None]:
         raise NotFoundError(str(exc)) from exc
     except FormInputError as exc:
         raise ApiError(409, "form_incomplete", f"the form cannot be made: {exc}") from exc
+    except FormNotReadyError as exc:
+        raise ApiError(409, "form_incomplete", str(exc)) from exc
+    except InvalidPayloadError as exc:
+        raise ApiError(422, "invalid_payload", str(exc)) from exc
     except ConflictError as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     except DataError as exc:
@@ -1402,15 +1313,6 @@ def transition_public(view: CaseView, now: dt.datetime) -> TransitionPublic:
     )
 
 
-def current_plan(detail: CaseDetail) -> PlanView | None:
-    """The plan in force, else the latest draft (None when the case has no plan)."""
-    for plan in detail.plans:
-        if detail.case.plan_id is not None and str(plan.id) == detail.case.plan_id:
-            return plan
-    drafts = [p for p in detail.plans if p.status == "draft"]
-    return drafts[-1] if drafts else None
-
-
 def set_replay(response: Response, replay: bool) -> None:
     """Mark the answer to a retried request."""
     if replay:
@@ -1622,8 +1524,8 @@ def transition_case(
     event again (header ``Idempotent-Replayed: true``) without writing.
     """
     key = idempotency_key(body.idempotency_key, header_key)
-    check_payload_extras(body.payload)
     with service_errors():
+        check_payload_extras(body.payload)
         view = services.transition(
             session,
             case_id,
@@ -1724,253 +1626,21 @@ _XLSX_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 LangQuery = Annotated[Lang, Query(description="language of the labels")]
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _age(born: dt.date | None, today: dt.date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-def _health(person: PersonItem, lang: Lang) -> str:
-    i = 1 if lang == "en" else 0
-    parts = []
-    if person.serious_illness:
-        parts.append(_HEALTH["serious"][i])
-    if person.chronic_illness:
-        parts.append(_HEALTH["chronic"][i])
-    if person.disability_grade:
-        parts.append(_HEALTH["disability"][i].format(grade=person.disability_grade))
-    return ("、" if lang == "zh" else ", ").join(parts) or _HEALTH["healthy"][i]
-
-
-def household_info(household: HouseholdDetail, lang: Lang, today: dt.date) -> HouseholdInfo:
-    """The forms' household input, ID numbers masked."""
-    names = {r.level: r.name for r in household.regions}
-    return HouseholdInfo(
-        household_id=household.id,
-        head_name=household.head_name or "",
-        head_id_number=mask_id_number(household.head_id_number) or "",
-        county=names.get("county", ""),
-        township=names.get("township", ""),
-        village=names.get("village", ""),
-        members=tuple(
-            MemberInfo(
-                name=p.name or "",
-                relation=p.relation or "",
-                sex=p.sex or "",
-                age=_age(p.birth_date, today),
-                health=_health(p, lang),
-                work_capacity=p.work_capacity or "",
-                insured=p.medical_insured,
-                id_number=mask_id_number(p.id_number) or "",
-            )
-            for p in household.persons
-        ),
-        address=household.address or "",
-        former_poor=household.former_poor,
-    )
-
-
-def _last(events: Sequence[CaseEventItem], action: Action) -> CaseEventItem | None:
-    found = [e for e in events if e.action == action.value]
-    return found[-1] if found else None
-
-
-def _income(payload: Mapping[str, Any] | None) -> IncomePayload | None:
-    raw = (payload or {}).get("income")
-    if raw is None:
-        return None
-    try:
-        return IncomePayload.model_validate(raw)
-    except ValidationError:
-        return None
-
-
-def _cross_checks(results: Any) -> tuple[CrossCheckInfo, ...]:
-    if isinstance(results, Mapping):
-        return tuple(
-            CrossCheckInfo(source="", item=str(k), result=_text(v)) for k, v in results.items()
+def _case_form(
+    session: Session,
+    case_id: str,
+    kind: FormKind,
+    area: str,
+    actor: str,
+    now: dt.datetime,
+    lang: Lang,
+) -> Response:
+    """The case's form ``kind`` as an XLSX download (the export is audited)."""
+    with service_errors():
+        data, filename = services.case_form(
+            session, case_id, kind, area, lang=lang, generated_by=actor, generated_at=now
         )
-    if isinstance(results, list):
-        out = []
-        for r in results:
-            if isinstance(r, Mapping):
-                out.append(
-                    CrossCheckInfo(
-                        source=_text(r.get("source")),
-                        item=_text(r.get("item")),
-                        result=_text(r.get("result")),
-                        flagged=r.get("flagged") is True,
-                    )
-                )
-        return tuple(out)
-    return ()
-
-
-def _decisions(items: Sequence[DecisionItem], lang: Lang) -> tuple[DecisionInfo, ...]:
-    i = 1 if lang == "en" else 0
-    return tuple(
-        DecisionInfo(
-            level=ReviewLevel(d.level),
-            outcome=OUTCOME_LABELS.get(d.outcome, (d.outcome, d.outcome))[i],
-            on=d.at.date(),
-            by=d.decided_by,
-            stage="elimination" if d.stage == "elimination" else "identification",
-            note=mask_ids_in(d.reason) or "",
-        )
-        for d in items
-    )
-
-
-def _visitors(visit: VisitItem, assignee: str | None) -> tuple[str, ...]:
-    """Who visited: the team recorded, else the cadre assigned, else who recorded it."""
-    return tuple(visit.team) or ((assignee,) if assignee else (visit.recorded_by,))
-
-
-def case_info(detail: CaseDetail, household: HouseholdDetail, lang: Lang, **extra: Any) -> CaseInfo:
-    """The forms' case input: warnings taken in, income, visit, cross-check, decisions."""
-    taken = {(i.period, r) for i in detail.intakes for r in i.rule_ids}
-    warnings = tuple(
-        WarningInfo(
-            rule_id=w.rule_id,
-            reason_zh=mask_ids_in(w.reason_zh),
-            reason_en=mask_ids_in(w.reason_en),
-            period=w.period,
-        )
-        for w in household.warnings
-        if (w.period, w.rule_id) in taken
-    )
-    visits = [v for v in detail.visits if v.kind == "visit"]
-    visit = visits[-1] if visits else None
-    recorded = _last(detail.events, Action.RECORD_VISIT)
-    income = _income(None if recorded is None else recorded.payload)
-    cross = _last(detail.events, Action.RECORD_CROSS_CHECK)
-    return CaseInfo.from_state(
-        detail.case.state,
-        warnings=warnings,
-        income=None if income is None else income.info(None),
-        visit_on=None if visit is None else visit.visited_at.date(),
-        visitors=() if visit is None else _visitors(visit, detail.case.assignee),
-        visit_findings="" if visit is None else mask_ids_in(_text(visit.findings)),
-        cross_checks=() if cross is None else _cross_checks(cross.payload.get("results")),
-        decisions=_decisions(detail.decisions, lang),
-        **extra,
-    )
-
-
-def plan_info(
-    plan: PlanView, household: HouseholdDetail, helper: str, catalogue: Catalogue
-) -> PlanInfo:
-    """The forms' plan input: active measures with their beneficiary and deliveries."""
-    names = {p.id_number: p.name for p in household.persons}
-    measures = []
-    for m in plan.active_measures:
-        if m.measure_id not in catalogue:
-            raise FormInputError(f"plan.measures: {m.measure_id!r} is not in the catalogue")
-        spec = catalogue.measure(m.measure_id)
-        person = ""
-        if m.person_id_number:
-            person = names.get(m.person_id_number) or mask_id_number(m.person_id_number) or ""
-        deliveries = tuple(
-            DeliveryInfo(on=d.delivered_on, amount=d.amount, note=mask_ids_in(d.note) or "")
-            for d in m.deliveries
-        )
-        measures.append(
-            MeasureInfo(
-                name_zh=m.name_zh,
-                name_en=m.name_en,
-                category=spec.category,
-                measure_id=m.measure_id,
-                person=person,
-                amount=m.amount if m.amount is not None else spec.typical_amount,
-                unit=spec.unit,
-                years=m.years,
-                start_on=min((d.on for d in deliveries), default=None),
-                status="in_progress" if deliveries else "planned",
-                deliveries=deliveries,
-                continues_after_elimination=spec.continues_after_elimination,
-                note=mask_ids_in(m.edit_reason) or "",
-            )
-        )
-    return PlanInfo(plan_id=str(plan.id), measures=tuple(measures), helper=helper)
-
-
-def elimination_info(detail: CaseDetail, params: Mapping[str, Any], lang: Lang) -> EliminationInfo:
-    """The elimination form's input from the proposal, the home check and the notice.
-
-    Raises
-    ------
-    ApiError
-        409 ``form_incomplete`` before risk elimination was proposed, or when no
-        income was recorded with the visit, the proposal or the home check.
-    """
-    proposal = _last(detail.events, Action.PROPOSE_ELIMINATION)
-    if proposal is None:
-        raise ApiError(
-            409,
-            "form_incomplete",
-            f"case {detail.case.id}: risk elimination has not been proposed / 尚未启动风险消除",
-        )
-    check = _last(detail.events, Action.RECORD_HOME_CHECK)
-    visit = _last(detail.events, Action.RECORD_VISIT)
-    extras: dict[str, Any] = {}
-    for event in (visit, proposal, check):  # later steps override earlier ones
-        if event is not None:
-            extras.update({k: event.payload[k] for k in _ELIMINATION_EXTRAS if k in event.payload})
-    income = _income(extras)
-    if income is None:
-        raise ApiError(
-            409,
-            "form_incomplete",
-            f"case {detail.case.id}: no income recorded (payload.income of propose_elimination "
-            f"or record_home_check) / 未登记家庭收入情况",
-        )
-    line = params.get("monitoring_line")
-    homes = [v for v in detail.visits if v.kind == "home_check"]
-    home = homes[-1] if homes else None
-    notices = [n for n in detail.notices if n.kind == "elimination" and n.status != "withdrawn"]
-    notice = notices[-1] if notices else None
-    guarantees = TypeAdapter(list[GuaranteePayload]).validate_python(extras.get("guarantees", []))
-    i = 1 if lang == "en" else 0
-    return EliminationInfo(
-        income=income.info(float(line) if isinstance(line, int | float) else None),
-        readiness_reason=mask_ids_in(
-            proposal.reason or _text(proposal.payload.get("readiness_reason"))
-        ),
-        team=() if home is None else tuple(home.team),
-        checked_on=None if home is None else home.visited_at.date(),
-        findings="" if home is None else mask_ids_in(_text(home.findings)),
-        labour_members=None if home is None else home.labour_members,
-        stable_months=extras.get("stable_months"),
-        rigid_expenditure_resolved=extras.get("rigid_expenditure_resolved"),
-        guarantees=tuple(GuaranteeCheck(g.item, g.secure, g.note) for g in guarantees),
-        notice_start=None if notice is None else notice.started_on,
-        notice_end=(
-            None
-            if notice is None or notice.ended_on is None
-            else notice.ended_on - dt.timedelta(days=1)
-        ),
-        notice_result=""
-        if notice is None or notice.status != "ended"
-        else _ACTION["end_notice"][i],
-    )
-
-
-def _form_inputs(
-    session: Session, case_id: str, area: str, now: dt.datetime
-) -> tuple[CaseDetail, HouseholdDetail]:
-    detail = services.case_detail(session, case_id, area, now=now)
-    household = services.household_detail(session, detail.case.household_id, area)
-    if household is None:
-        raise NotFoundError(f"household {detail.case.household_id} of case {case_id} not found")
-    return detail, household
+    return xlsx_response(data, filename)
 
 
 @cases_router.get(
@@ -1988,16 +1658,7 @@ def export_screening_form(
     lang: LangQuery = "zh",
 ) -> Response:
     """The identification form (识别登记表) of the case, as XLSX."""
-    with service_errors():
-        detail, household = _form_inputs(session, case_id, area, now)
-        data = screening_form(
-            household_info(household, lang, now.date()),
-            case_info(detail, household, lang),
-            lang,
-            generated_by=actor,
-            generated_at=now,
-        )
-    return xlsx_response(data, f"screening-{detail.case.id}.xlsx")
+    return _case_form(session, case_id, "screening", area, actor, now, lang)
 
 
 @cases_router.get(
@@ -2019,29 +1680,7 @@ def export_elimination_form(
     409 ``form_incomplete`` before risk elimination was proposed or without a
     recorded income.
     """
-    with service_errors():
-        detail, household = _form_inputs(session, case_id, area, now)
-        proposal = _last(detail.events, Action.PROPOSE_ELIMINATION)
-        at = now if proposal is None else proposal.at
-        params = services.case_params(f"{at:%Y-%m}", detail.case.village_code)
-        elimination = elimination_info(detail, params, lang)
-        plan = current_plan(detail)
-        cat = default_catalogue()
-        info = (
-            PlanInfo(plan_id="-", measures=())
-            if plan is None
-            else plan_info(plan, household, detail.case.assignee or "", cat)
-        )
-        data = elimination_form(
-            household_info(household, lang, now.date()),
-            case_info(detail, household, lang, elimination=elimination),
-            info,
-            lang,
-            params=params,
-            generated_by=actor,
-            generated_at=now,
-        )
-    return xlsx_response(data, f"elimination-{detail.case.id}.xlsx")
+    return _case_form(session, case_id, "elimination", area, actor, now, lang)
 
 
 @cases_router.get(
@@ -2062,25 +1701,7 @@ def export_measures_record(
 
     The plan in force, else the latest draft; 409 ``form_incomplete`` without a plan.
     """
-    with service_errors():
-        detail, household = _form_inputs(session, case_id, area, now)
-        plan = current_plan(detail)
-        if plan is None:
-            raise ApiError(
-                409,
-                "form_incomplete",
-                f"case {detail.case.id} has no assistance plan yet / 尚未制定帮扶计划",
-            )
-        info = plan_info(plan, household, detail.case.assignee or "", default_catalogue())
-        data = measures_record(
-            household_info(household, lang, now.date()),
-            case_info(detail, household, lang),
-            info,
-            lang,
-            generated_by=actor,
-            generated_at=now,
-        )
-    return xlsx_response(data, f"measures-{detail.case.id}.xlsx")
+    return _case_form(session, case_id, "measures", area, actor, now, lang)
 
 
 # -------------------------------------------------------------------------- tasks
@@ -2166,37 +1787,6 @@ def read_notices(
     )
 
 
-def _running_notices(
-    session: Session, area: str, village: str, kind: str
-) -> list[PublicNoticeItem]:
-    items: list[PublicNoticeItem] = []
-    page = 1
-    while True:
-        result = list_notices(
-            session,
-            area,
-            village_code=village,
-            kind=kind,
-            status="running",
-            page=page,
-            page_size=MAX_PAGE_SIZE,
-        )
-        items.extend(result.items)
-        if page * MAX_PAGE_SIZE >= result.total:
-            return items
-        page += 1
-
-
-def _notice_reason(item: PublicNoticeItem, lang: Lang) -> str:
-    i = 1 if lang == "en" else 0
-    parts = []
-    if item.main_cause is not None:
-        parts.append(_pair(_CAUSE, item.main_cause)[i] or item.main_cause)
-    if item.reason:
-        parts.append(mask_ids_in(item.reason))
-    return ("；" if lang == "zh" else "; ").join(parts) or "—"
-
-
 @notices_router.get(
     "/list.xlsx",
     response_class=Response,
@@ -2218,35 +1808,13 @@ def export_notice_list(
     must stay on display; 404 when the village has none (or is outside the area).
     """
     with service_errors():
-        items = _running_notices(session, area, village, kind)
-        if not items:
-            raise NotFoundError(f"no running {kind} notice in village {village}")
-        params = services.case_params(f"{now:%Y-%m}", village)
-        days = params.get(f"notice_days_{kind}")
-        start = min(n.started_on for n in items)
-        end = max(n.earliest_end for n in items) - dt.timedelta(days=1)
-        types = {t.value for t in HouseholdType}
-        entries = [
-            NoticeEntry(
-                head_name=n.head_name or n.household_id,
-                village="",
-                members=n.members,
-                reason=_notice_reason(n, lang),
-                household_type=(
-                    HouseholdType(n.household_type) if n.household_type in types else None
-                ),
-            )
-            for n in items
-        ]
-        data = notice_list(
-            entries,
+        exported = services.notice_list_form(
+            session,
+            area,
+            village_code=village,
             kind=kind,
-            village=items[0].village_name or village,
-            start=start,
-            end=end,
-            days=int(days) if isinstance(days, int | float) else None,
             lang=lang,
             generated_by=actor,
             generated_at=now,
         )
-    return xlsx_response(data, f"notices-{village}-{kind}.xlsx")
+    return xlsx_response(exported.data, exported.filename)

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 
 from povguard.api.cases import (
     DeliveryPublic,
-    FiniteFloat,
     HeaderKey,
     PlanPublic,
     TransitionPublic,
@@ -46,6 +45,7 @@ from povguard.cases import default_catalogue
 from povguard.store import services
 from povguard.store.models import IDEMPOTENCY_KEY_LEN
 from povguard.store.services import PlanView
+from povguard.store.services.case_forms import FiniteFloat
 
 router = APIRouter(tags=["plans"])
 

@@ -44,6 +44,7 @@ from povguard.cases.forms import (
     MemberInfo,
     NoticeEntry,
     PlanInfo,
+    ReviewLevel,
     WarningInfo,
     elimination_form,
     form_label,
@@ -52,6 +53,8 @@ from povguard.cases.forms import (
     screening_form,
 )
 from povguard.cases.measures import (
+    CATEGORY_LABELS,
+    UNIT_LABELS,
     Catalogue,
     HouseholdNeeds,
     Measure,
@@ -110,6 +113,7 @@ CASE_PARAMETERS = GUARD_PARAMETERS | DEADLINE_PARAMETERS
 __all__ = [
     "ACTION_LABELS",
     "CASE_PARAMETERS",
+    "CATEGORY_LABELS",
     "CAUSE_LABELS",
     "CHANNEL_LABELS",
     "CLOSED_STATES",
@@ -122,6 +126,7 @@ __all__ = [
     "STATE_FORMAT",
     "STATUS_LABELS",
     "TRANSITIONS",
+    "UNIT_LABELS",
     "Action",
     "CaseEvent",
     "CaseInfo",
@@ -153,6 +158,7 @@ __all__ = [
     "PlanInfo",
     "PlanWarning",
     "PlannedMeasure",
+    "ReviewLevel",
     "RiskCause",
     "Transition",
     "TransitionError",

@@ -16,7 +16,10 @@ tasks and deadlines, plans, deliveries, grievances): :func:`open_cases_from_warn
 :func:`overdue`, :func:`list_tasks`, :func:`case_history`, :func:`case_detail`,
 :func:`recommend_plan`, :func:`edit_plan`, :func:`accept_plan`,
 :func:`record_delivery`, :func:`file_grievance`, :func:`resolve_grievance`,
-:func:`relapse_counts`.
+:func:`relapse_counts`, :func:`list_notices`. Printable forms of cases (XLSX, the
+export recorded in the audit trail; shared by the API and the command line):
+:func:`case_form`, :func:`notice_list_form` (errors :class:`FormNotReadyError`,
+:class:`FormDataNotFoundError`; builders in :mod:`povguard.store.services.case_forms`).
 """
 
 from povguard.store.services._common import (
@@ -42,6 +45,15 @@ from povguard.store.services.audit import (
     record_event,
     verify_chain,
 )
+from povguard.store.services.case_forms import (
+    FormDataNotFoundError,
+    FormError,
+    FormFile,
+    FormNotReadyError,
+    NoticeListFile,
+    case_form,
+    notice_list_form,
+)
 from povguard.store.services.cases import (
     INTAKE_WARNING_KINDS,
     PLAN_OPERATIONS,
@@ -58,6 +70,7 @@ from povguard.store.services.cases import (
     NoticeItem,
     PlanMeasureItem,
     PlanView,
+    PublicNoticeItem,
     RelapseCount,
     StaleCaseError,
     TaskItem,
@@ -73,6 +86,7 @@ from povguard.store.services.cases import (
     intake_key,
     list_cases,
     list_intakes,
+    list_notices,
     list_tasks,
     local_time,
     open_case,
@@ -134,6 +148,10 @@ __all__ = [
     "CountItem",
     "DecisionItem",
     "DeliveryItem",
+    "FormDataNotFoundError",
+    "FormError",
+    "FormFile",
+    "FormNotReadyError",
     "GrievanceItem",
     "HouseholdDetail",
     "IntakeCounts",
@@ -143,11 +161,13 @@ __all__ = [
     "LinkReviewEventItem",
     "LinkReviewItem",
     "NoticeItem",
+    "NoticeListFile",
     "Overview",
     "Page",
     "PersonItem",
     "PlanMeasureItem",
     "PlanView",
+    "PublicNoticeItem",
     "RegionRef",
     "RelapseCount",
     "StaleCaseError",
@@ -160,6 +180,7 @@ __all__ = [
     "account_may_push",
     "authenticate",
     "case_detail",
+    "case_form",
     "case_history",
     "case_params",
     "check_area_prefix",
@@ -186,9 +207,11 @@ __all__ = [
     "list_events",
     "list_intakes",
     "list_link_reviews",
+    "list_notices",
     "list_tasks",
     "list_warnings",
     "local_time",
+    "notice_list_form",
     "open_case",
     "open_cases_from_warnings",
     "overdue",
