@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from povguard.cli_support import fail, language, stdout_console, text
 from povguard.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -99,39 +98,23 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "request": "request id",
     },
 }
-_WIDE: Final = 160
 _VALUE_WIDTH: Final = 60
 
 HomeOption = Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")]
 
 
-def _lang() -> str:
-    """The user-facing language (``POVGUARD_LANGUAGE``), ``zh`` unless it is ``en``."""
-    from pydantic import ValidationError
-
-    from povguard.settings import get_settings
-
-    try:
-        return "en" if get_settings().language == "en" else "zh"
-    except ValidationError as exc:
-        _fail(f"invalid settings: {exc.errors()[0].get('msg', exc)}")
+_lang = language
 
 
 def _t(lang: str, label: str, /, **values: Any) -> str:
-    text = LABELS.get(lang, LABELS["zh"])[label]
-    return text.format(**values) if values else text
+    return text(LABELS, lang, label, **values)
 
 
 def _fail(message: str, code: int = 2, lang: str = "zh") -> NoReturn:
-    label = LABELS.get(lang, LABELS["zh"])["error"]
-    Console(stderr=True).print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+    fail(LABELS, message, code, lang)
 
 
-def _out() -> Console:
-    """Console on standard output (wide when piped, so hashes are not folded)."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=_WIDE)
+_out = stdout_console
 
 
 @contextlib.contextmanager

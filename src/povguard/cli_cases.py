@@ -37,11 +37,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from povguard.cli_support import fail, language, stdout_console, text
 from povguard.errors import ConfigError, ConflictError, DataError, NotFoundError
 
 if TYPE_CHECKING:
@@ -267,7 +266,6 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-_WIDE: Final = 160
 _PAGE_SIZE: Final = 50
 #: Rows read per query when a command walks a whole list (the services' maximum).
 _BATCH: Final = 500
@@ -300,33 +298,18 @@ UserOption = Annotated[
 # ------------------------------------------------------------------------ helpers
 
 
-def _lang() -> Lang:
-    """The user-facing language (``POVGUARD_LANGUAGE``), ``zh`` unless it is ``en``."""
-    from pydantic import ValidationError
-
-    from povguard.settings import get_settings
-
-    try:
-        return "en" if get_settings().language == "en" else "zh"
-    except ValidationError as exc:
-        _fail(f"invalid settings: {exc.errors()[0].get('msg', exc)}")
+_lang = language
 
 
 def _t(lang: str, label: str, /, **values: Any) -> str:
-    text = LABELS.get(lang, LABELS["zh"])[label]
-    return text.format(**values) if values else text
+    return text(LABELS, lang, label, **values)
 
 
 def _fail(message: str, code: int = 2, lang: str = "zh") -> NoReturn:
-    label = LABELS.get(lang, LABELS["zh"])["error"]
-    Console(stderr=True).print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+    fail(LABELS, message, code, lang)
 
 
-def _out() -> Console:
-    """Console on standard output (wide when piped, so ids are not folded)."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=_WIDE)
+_out = stdout_console
 
 
 def _echo_json(value: Any) -> None:

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from povguard.cli_support import fail, language, stdout_console, text
 from povguard.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -38,7 +39,6 @@ policy_app = typer.Typer(
     add_completion=False,
 )
 _PERIOD: Final = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_WIDE: Final = 160
 
 #: User-facing texts, Chinese and English.
 LABELS: Final[dict[str, dict[str, str]]] = {
@@ -115,33 +115,18 @@ PackOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def _lang() -> str:
-    """The user-facing language (``POVGUARD_LANGUAGE``), ``zh`` unless it is ``en``."""
-    from pydantic import ValidationError
-
-    from povguard.settings import get_settings
-
-    try:
-        return "en" if get_settings().language == "en" else "zh"
-    except ValidationError as exc:
-        _fail(f"invalid settings: {exc.errors()[0].get('msg', exc)}")
+_lang = language
 
 
 def _t(lang: str, label: str, /, **values: Any) -> str:
-    text = LABELS.get(lang, LABELS["zh"])[label]
-    return text.format(**values) if values else text
+    return text(LABELS, lang, label, **values)
 
 
 def _fail(message: str, code: int = 2, lang: str = "zh") -> NoReturn:
-    label = LABELS.get(lang, LABELS["zh"])["error"]
-    Console(stderr=True).print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+    fail(LABELS, message, code, lang)
 
 
-def _out() -> Console:
-    """Console on standard output (wide when piped, so ids are not folded)."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=_WIDE)
+_out = stdout_console
 
 
 def _echo_json(data: Any) -> None:

@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from povguard.cli_support import fail, language, stdout_console, text
 from povguard.errors import ConfigError, ConflictError, DataError, NotFoundError
 
 review_app = typer.Typer(
@@ -168,28 +169,17 @@ _ANSWERS: Final = {
     "quit": "quit",
 }
 _PAGE: Final = 50
-_WIDE: Final = 160
 
 HomeOption = Annotated[Path | None, typer.Option(help="data directory (POVGUARD_HOME)")]
 ByOption = Annotated[str, typer.Option("--by", help="reviewer name (kept in the audit trail)")]
 KeyArgument = Annotated[str, typer.Argument(help="pair key (see review list)")]
 
 
-def _lang() -> str:
-    """The user-facing language (``POVGUARD_LANGUAGE``), ``zh`` unless it is ``en``."""
-    from pydantic import ValidationError
-
-    from povguard.settings import get_settings
-
-    try:
-        return get_settings().language
-    except ValidationError as exc:
-        _fail(f"invalid settings: {exc.errors()[0].get('msg', exc)}", 2)
+_lang = language
 
 
 def _t(lang: str, label: str, /, **values: Any) -> str:
-    text = LABELS.get(lang, LABELS["zh"])[label]
-    return text.format(**values) if values else text
+    return text(LABELS, lang, label, **values)
 
 
 def _status_label(lang: str, status: str) -> str:
@@ -200,16 +190,11 @@ def _action_label(lang: str, action: str) -> str:
     return _t(lang, "undone_action" if action == "undone" else action)
 
 
-def _out() -> Console:
-    """Console on standard output (wide when piped, so keys and IDs are not folded)."""
-    probe = Console()
-    return probe if probe.is_terminal else Console(width=_WIDE)
+_out = stdout_console
 
 
 def _fail(message: str, code: int = 2, lang: str = "zh") -> NoReturn:
-    label = LABELS.get(lang, LABELS["zh"])["error"]
-    Console(stderr=True).print(f"[bold red]{label}:[/] {escape(message)}", soft_wrap=True)
-    raise typer.Exit(code)
+    fail(LABELS, message, code, lang)
 
 
 @contextlib.contextmanager
