@@ -1118,9 +1118,11 @@ def _write_effects(
             )
             .values(status="superseded")
         )
-        session.execute(
+        # still a draft now (a concurrent recommendation may have replaced it since the
+        # check): the conditional update decides, and the transaction rolls back if not
+        accepted = session.execute(
             update(_PLANS)
-            .where(_PLANS.c.id == plan_id)
+            .where(_PLANS.c.id == plan_id, _PLANS.c.status == "draft")
             .values(
                 status="accepted",
                 accepted_by=event.actor,
@@ -1128,6 +1130,11 @@ def _write_effects(
                 version=_PLANS.c.version + 1,
             )
         )
+        if accepted.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConflictError(
+                f"plan {plan_id} is no longer a draft (replaced meanwhile) / "
+                f"帮扶计划 {plan_id} 已被替换，不再是草稿，请重新读取"
+            )
         session.execute(
             update(_MEASURES)
             .where(_MEASURES.c.plan_id == plan_id, _MEASURES.c.status == "proposed")
