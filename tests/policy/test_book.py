@@ -1128,6 +1128,20 @@ def test_unknown_verify_rule_with_null_input_asks_for_verification(book: Book) -
     assert not book.warnings("safe", policy="verify")
 
 
+def test_unknown_verify_on_a_rule_that_needs_a_trigger(book: Book) -> None:
+    """Unknown income on the income rule (which needs a trigger) asks for verification."""
+    pack = load_packs().select(NOW, GZ)
+    rule = pack.rule("income_below_line").model_copy(update={"unknown": "verify"})
+    assert rule.needs_trigger
+    one = pack.model_copy(update={"rules": (rule,)})
+    table = screen_period(book.engine, NOW, one, store=False).to_pylist()
+    w = the([r for r in table if r["household_id"] == "unknown_income_quiet"], rule.id)
+    assert (w["kind"], w["household_type"]) == (NV, None)
+    assert "income_pc_12m" in w["reason_zh"]
+    low = the([r for r in table if r["household_id"] == "gz_income_7099_fp"], rule.id)
+    assert low["kind"] == "risk" and values(low)["triggers"] == "severe_disability_member"
+
+
 def test_unknown_verify_names_missing_history(book: Book) -> None:
     """Five months of history: min_over is unknown, so readiness must be verified."""
     for hid in ("elim_only_5_months", "elim_one_month_unknown"):

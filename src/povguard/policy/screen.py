@@ -203,10 +203,10 @@ def _screen_with(
     for rule, tree in trees:
         if not isinstance(rule, Rule):
             continue
-        history = sorted(history_calls(tree, params))
-        look_back = bool(history) or (rule.needs_trigger and triggers_look_back)
+        calls = sorted(history_calls(tree, params))
+        look_back = bool(calls) or (rule.needs_trigger and triggers_look_back)
         ind = with_history if look_back else plain
-        used = sorted(names(tree) & set(ind.columns)) + [history_column(c) for c in history]
+        used = sorted(names(tree) & set(ind.columns)) + [history_column(c) for c in calls]
         cond = compile_condition(tree, ind, params)
         shown = template_fields(rule.reason_zh) | template_fields(rule.reason_en)
         in_reason = names(tree) | shown  # parameters written into the warning's values
@@ -217,14 +217,15 @@ def _screen_with(
             in_reason |= trigger_fields
         cols = list(dict.fromkeys(c for c in cols if c in ind.columns))
         table = ind.filter(cond.fill_null(False))
+        fired_cols = cols
         if rule.needs_trigger:
             triggers = {
                 _trigger_column(t): compile_condition(t_tree, ind, params).fill_null(False)
                 for t, t_tree in trigger_trees
             }
             table = table.mutate(**triggers)
-            cols += list(triggers)
-        for r in engine.fetch(table.select(*cols)).to_pylist():
+            fired_cols = [*cols, *triggers]
+        for r in engine.fetch(table.select(*fired_cols)).to_pylist():
             fired = [t for t in pack.triggers if r.pop(_trigger_column(t), False)]
             outcome = "untriggered" if rule.needs_trigger and not fired else "fired"
             rows.append(_warning(period, pack, rule, r, params, in_reason, outcome, fired=fired))
