@@ -415,12 +415,14 @@ def _mount_subcommands() -> None:
     from povguard.cli_linkage import linkage_app
     from povguard.cli_policy import policy_app
     from povguard.cli_review import review_app
+    from povguard.cli_users import users_app
 
     linkage_app.add_typer(review_app, name="review")
     app.add_typer(linkage_app, name="linkage")
     app.add_typer(policy_app, name="policy")
     app.add_typer(audit_app, name="audit")
     app.add_typer(cases_app, name="cases")
+    app.add_typer(users_app, name="users")
 
 
 _mount_subcommands()

@@ -84,7 +84,7 @@ def test_a_failed_replace_keeps_the_old_warnings(registry: Session) -> None:
     before = _content(session)
     bad = [*sd.warnings_2025_06(), {**sd.warnings_2025_06()[0], "household_id": "nope"}]
     bad[-1]["rule_id"] = "other"
-    with pytest.raises(DataError, match="constraint"):
+    with pytest.raises(DataError, match="nope/other: unknown household"):
         replace_warnings(session, "2025-06", bad)
     assert _content(session) == before
 

@@ -18,17 +18,18 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from starlette.requests import Request
 
 from povguard.api.cases import XLSX_MEDIA_TYPE
 from povguard.api.deps import get_actor, get_area_prefix, get_now
 from povguard.settings import Settings
 from povguard.store import make_engine, migrate, session_factory
+from povguard.store.services import UserItem
 from povguard.web import create_app
 from tests.cases.test_forms import find, right, sheet, texts
 from tests.cases.test_workflow import CLASSIFY, PAYLOADS
 from tests.store import sample_data as sd
 from tests.store.conftest import BACKENDS, pg_schema
+from tests.web.auth import ADMIN, make_user
 
 API = "/api/v1"
 T0 = dt.datetime(2025, 6, 3, 9, 0)
@@ -70,7 +71,8 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
             sd.load(session)
         engine.dispose()
         app = create_app(settings)
-        state = Api(app=app, client=stack.enter_context(TestClient(app)), now=T0)
+        headers = make_user(settings.ops_url)
+        state = Api(app=app, client=stack.enter_context(TestClient(app, headers=headers)), now=T0)
         app.dependency_overrides[get_now] = lambda: state.now
         yield state
 
@@ -263,7 +265,7 @@ def test_a_case_from_discovery_to_assistance_step_by_step(api: Api) -> None:
             before["status"],
             status,
         )
-        assert (event["actor"], event["at"]) == ("anonymous", api.now.isoformat())
+        assert (event["actor"], event["at"]) == (ADMIN, api.now.isoformat())
         assert event["payload"] == (PAYLOADS_BY_NAME[action] if payload is None else payload)
         if action == "assign_visit":
             assert case["assignee"] == "村干部王芳"
@@ -363,7 +365,7 @@ def test_a_case_from_discovery_to_assistance_step_by_step(api: Api) -> None:
     )
     assert assisted["allowed_actions"] == ["accept_plan", "record_follow_up", "propose_elimination"]
     in_force = api.client.get(f"{API}/plans/{plan['id']}").json()
-    assert (in_force["status"], in_force["accepted_by"]) == ("accepted", "anonymous")
+    assert (in_force["status"], in_force["accepted_by"]) == ("accepted", ADMIN)
     assert {m["status"] for m in in_force["measures"]} == {"accepted"}
 
     delivered = api.client.post(
@@ -377,7 +379,7 @@ def test_a_case_from_discovery_to_assistance_step_by_step(api: Api) -> None:
         "delivered_on": "2025-08-20",
         "amount": 600.0,
         "note": "首期",
-        "recorded_by": "anonymous",
+        "recorded_by": ADMIN,
     }
     by_catalogue_id = api.client.post(
         f"{API}/plans/{plan['id']}/measures/{first['measure_id']}/deliveries",
@@ -395,7 +397,7 @@ def test_a_case_from_discovery_to_assistance_step_by_step(api: Api) -> None:
         *(a for a, _, _, _ in IDENTIFICATION),
         "accept_plan",
     ]
-    assert detail["household"]["head_name"] == "李娜"
+    assert detail["household"]["head_name"] == "李*"  # masked
     assert detail["household"]["head_id_number"] == H2_MASKED
     assert [r["name"] for r in detail["household"]["regions"]] == [
         "贵州省",
@@ -670,7 +672,7 @@ def test_grievances_appeal_and_complaint(api: Api) -> None:
     assert (appeal.json()["kind_zh"], appeal.json()["status"], appeal.json()["filed_by"]) == (
         "申诉",
         "open",
-        "anonymous",
+        ADMIN,
     )
     reopened = api.client.get(f"{API}/cases/{CASE_H2}").json()["case"]
     assert (reopened["status"], reopened["appeals"]) == ("township_review", 1)
@@ -818,14 +820,16 @@ def test_the_elimination_form_is_409_until_its_data_are_recorded(api: Api) -> No
     assert "no income recorded" in missing.json()["error"]["message"]
 
 
-def test_actor_comes_from_the_request_state() -> None:
-    def request(state: dict[str, Any]) -> Request:
-        return Request({"type": "http", "state": state})
-
-    assert get_actor(request({})) == "anonymous"
-    assert get_actor(request({"user": " 王科长 "})) == "王科长"
-    assert get_actor(request({"user": type("U", (), {"username": "li.ming"})()})) == "li.ming"
-    assert get_actor(request({"user": ""})) == "anonymous"
+def test_actor_is_the_signed_in_user() -> None:
+    user = UserItem(
+        id=1,
+        username="li.ming",
+        display_name="李明",
+        role="village",
+        area_code="520102001001",
+        active=True,
+    )
+    assert get_actor(user) == "li.ming"
     assert abs(get_now() - dt.datetime.now()) < dt.timedelta(seconds=5)
 
 

@@ -90,7 +90,7 @@ def test_bad_filters_give_a_400_page(client: TestClient, query: str) -> None:
     assert "出错了" in response.text
 
 
-def test_household_page_masks_id_numbers(client: TestClient) -> None:
+def test_household_page_masks_id_numbers_and_names(client: TestClient) -> None:
     response = client.get(f"/households/{sd.H1}")
     assert response.status_code == 200
     html = response.text
@@ -98,7 +98,7 @@ def test_household_page_masks_id_numbers(client: TestClient) -> None:
         assert person["id_number"] not in html
     assert MASKED_HEAD in html
     assert "5201**********222X" in html
-    assert "张伟" in html and "户主" in html
+    assert "张*" in html and "张伟" not in html and "户主" in html
     assert 'id="period-2025-06"' in html and 'id="period-2025-05"' in html
     assert html.index('id="period-2025-06"') < html.index('id="period-2025-05"')
     assert "income_survey" in html and "feeds/2025-06/income_survey.csv" in html

@@ -21,6 +21,7 @@ from povguard.settings import Settings
 from povguard.store import migrate
 from povguard.web import create_app
 from tests.policy.test_simulate import PERIOD, RULE, copy_store, line
+from tests.web.auth import make_user
 
 URL = "/api/v1/policy/simulate"
 
@@ -187,7 +188,8 @@ def test_simulate_errors(
 def storeless_client(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     settings = Settings(home=tmp_path / "empty", database_url=None, language="zh")
     migrate(settings.ops_url)
-    with TestClient(create_app(settings)) as test_client:
+    headers = make_user(settings.ops_url)
+    with TestClient(create_app(settings), headers=headers) as test_client:
         yield test_client, settings.analytics_path
 
 

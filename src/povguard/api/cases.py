@@ -59,13 +59,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from povguard.api.deps import ActorDep, AreaDep, NowDep, SessionDep
 from povguard.api.errors import ApiError, NotFoundError
-from povguard.api.privacy import mask_id_number, mask_ids_in
+from povguard.api.privacy import mask_id_number, mask_ids_in, mask_name
 from povguard.api.schemas import ErrorResponse, RegionPublic
 from povguard.cases import (
     CATEGORY_LABELS,
@@ -91,7 +91,10 @@ from povguard.errors import NotFoundError as DataNotFoundError
 from povguard.store import services
 from povguard.store.models import IDEMPOTENCY_KEY_LEN
 from povguard.store.services import (
+    MAX_ID,
+    MAX_PAGE,
     MAX_PAGE_SIZE,
+    PERIOD_PATTERN,
     CaseEventItem,
     CaseView,
     DecisionItem,
@@ -114,7 +117,6 @@ from povguard.store.services import (
 from povguard.store.services.case_forms import (
     ELIMINATION_EXTRAS,
     OUTCOME_LABELS,
-    PERIOD_PATTERN,
     FormKind,
     InvalidPayloadError,
     Lang,
@@ -1175,7 +1177,7 @@ class CaseHouseholdPublic(BaseModel):
     """The case's household in brief (the full record: ``GET /households/{id}``)."""
 
     id: str
-    head_name: str | None
+    head_name: str | None = Field(description="masked (in full: GET /households/{id}?reveal=true)")
     head_id_number: str | None = Field(description="masked")
     village_code: str
     village_name: str
@@ -1189,7 +1191,7 @@ class CaseHouseholdPublic(BaseModel):
         """From the household service's detail."""
         return cls(
             id=detail.id,
-            head_name=detail.head_name,
+            head_name=mask_name(detail.head_name),
             head_id_number=mask_id_number(detail.head_id_number),
             village_code=detail.village_code,
             village_name=detail.village_name,
@@ -1342,7 +1344,7 @@ def list_cases(
     assignee: Annotated[str | None, Query(max_length=100)] = None,
     household: Annotated[str | None, Query(max_length=32, description="household id")] = None,
     relapse: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> CasePagePublic:
     """The area's cases, last changed first (overdue ones: earliest due first)."""
@@ -1431,7 +1433,7 @@ def list_overdue_cases(
     session: SessionDep,
     area: AreaDep,
     now: NowDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> CasePagePublic:
     """The area's overdue cases today, most overdue first."""
@@ -1583,7 +1585,7 @@ def file_grievance(
 )
 def resolve_grievance(
     case_id: str,
-    grievance_id: int,
+    grievance_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     body: ResolveGrievanceRequest,
     session: SessionDep,
     area: AreaDep,
@@ -1722,7 +1724,7 @@ def list_tasks(
     level: Level | None = None,
     overdue: Annotated[bool | None, Query(description="true: overdue; false: on time")] = None,
     status: Literal["open", "done", "cancelled", "all"] = "open",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> TaskPagePublic:
     """The area's tasks (a worklist), earliest due first; open ones by default."""
@@ -1765,7 +1767,7 @@ def read_notices(
     ] = None,
     kind: NoticeKind | None = None,
     status: Literal["running", "ended", "withdrawn", "all"] = "running",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> NoticePagePublic:
     """Public notices of the area (a village's, with ``village``), on display by default."""

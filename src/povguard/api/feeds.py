@@ -50,6 +50,7 @@ from povguard.ingest import (
 )
 from povguard.settings import Settings
 from povguard.store import ApiAccount, services
+from povguard.store.services import PERIOD_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,6 @@ MAX_BODY_BYTES: Final = 20 * 1024 * 1024
 MAX_QUARANTINE_LISTED: Final = 10_000
 #: Seconds a client is asked to wait when the analytics store is busy.
 RETRY_AFTER_SECONDS: Final = 30
-PERIOD_PATTERN: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 _CSV_TYPES: Final = frozenset({"text/csv", "application/csv", "text/comma-separated-values"})
 _JSON_TYPES: Final = frozenset({"application/json", "text/json"})

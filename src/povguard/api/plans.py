@@ -44,7 +44,7 @@ from povguard.api.privacy import ID_NUMBER_RE, mask_id_number
 from povguard.cases import default_catalogue
 from povguard.store import services
 from povguard.store.models import IDEMPOTENCY_KEY_LEN
-from povguard.store.services import PlanView
+from povguard.store.services import MAX_ID, PlanView
 from povguard.store.services.case_forms import FiniteFloat
 
 router = APIRouter(tags=["plans"])
@@ -107,7 +107,7 @@ class DeliveryRequest(BaseModel):
     note: str | None = Field(None, max_length=2000)
 
 
-PlanId = Annotated[int, Path(ge=1, description="the plan's id")]
+PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="the plan's id")]
 
 
 def _person(session: Session, plan: PlanView, given: str | None, area: str) -> str | None:

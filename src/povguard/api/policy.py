@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,10 +35,10 @@ from povguard.errors import ConfigError
 from povguard.errors import NotFoundError as DataNotFoundError
 from povguard.policy import PackLibrary, PolicyPack, load_policy
 from povguard.policy.simulate import MAX_IDS_LISTED, simulate
+from povguard.store.services import PERIOD_PATTERN
 
 router = APIRouter(prefix="/policy", tags=["policy"])
 
-PERIOD_PATTERN: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from povguard.api.privacy import mask_id_number, mask_ids_in
+from povguard.api.privacy import mask_id_number, mask_ids_in, mask_name, suppress_small_counts
 from povguard.store import HouseholdDetail, Overview, Page, PersonItem, WarningItem
 
 WarningKind = Literal[
@@ -37,7 +37,7 @@ class CountPublic(BaseModel):
     """A count per key (None: unclassified)."""
 
     key: str | None
-    count: int
+    count: int | None = Field(description="None: suppressed (small count, analyst role)")
 
 
 class TownshipPublic(BaseModel):
@@ -45,9 +45,9 @@ class TownshipPublic(BaseModel):
 
     code: str
     name: str
-    households: int
-    warned_households: int
-    warnings: int
+    households: int | None
+    warned_households: int | None
+    warnings: int | None
 
 
 class OverviewPublic(BaseModel):
@@ -56,21 +56,30 @@ class OverviewPublic(BaseModel):
     area_prefix: str
     period: str | None = Field(description="period of the warning counts (latest by default)")
     periods: list[str] = Field(description="periods with data, newest first")
-    households: int
-    persons: int
-    former_poor: int
+    households: int | None = Field(description="None: suppressed (counts below min_cell_count)")
+    persons: int | None
+    former_poor: int | None
     former_poor_share: float | None
-    warnings: int
-    warned_households: int
+    warnings: int | None
+    warned_households: int | None
+    suppressed_below: int | None = Field(
+        None, description="counts from 1 to this minus one are suppressed (analyst role)"
+    )
     by_kind: list[CountPublic]
     by_type: list[CountPublic]
     by_rule: list[CountPublic]
     by_township: list[TownshipPublic]
 
     @classmethod
-    def build(cls, data: Overview, periods: list[str]) -> OverviewPublic:
-        """From the overview service's result."""
-        return cls.model_validate({**data, "periods": periods})
+    def build(cls, data: Overview, periods: list[str], min_count: int = 0) -> OverviewPublic:
+        """From the overview service's result, suppressing counts below ``min_count``."""
+        values: dict[str, Any] = {**data, "periods": periods}
+        if min_count > 1:
+            values = suppress_small_counts(values, min_count)
+            values["suppressed_below"] = min_count
+            if values["former_poor"] is None or values["households"] is None:
+                values["former_poor_share"] = None
+        return cls.model_validate(values)
 
 
 class WarningBase(BaseModel):
@@ -130,12 +139,12 @@ class WarningPagePublic(BaseModel):
 
 
 class PersonPublic(BaseModel):
-    """A household member (ID number masked)."""
+    """A household member (ID number and name masked unless revealed)."""
 
     model_config = ConfigDict(from_attributes=True)
 
-    id_number: str = Field(description="masked: 5201**********123X")
-    name: str | None
+    id_number: str = Field(description="masked: 5201**********123X, unless revealed")
+    name: str | None = Field(description="masked: 王*明, unless revealed")
     sex: str | None
     birth_date: dt.date | None
     relation: str | None
@@ -150,10 +159,14 @@ class PersonPublic(BaseModel):
     medical_insured: bool
 
     @classmethod
-    def from_item(cls, item: PersonItem) -> PersonPublic:
-        """From a service item, masking the ID number."""
+    def from_item(cls, item: PersonItem, *, reveal: bool = False) -> PersonPublic:
+        """From a service item, masking the ID number and name unless ``reveal``."""
         public = cls.model_validate(item)
-        return public.model_copy(update={"id_number": mask_id_number(item.id_number) or ""})
+        if reveal:
+            return public
+        return public.model_copy(
+            update={"id_number": mask_id_number(item.id_number) or "", "name": mask_name(item.name)}
+        )
 
 
 class RegionPublic(BaseModel):
@@ -174,10 +187,11 @@ class HouseholdPublic(BaseModel):
     village_name: str
     regions: list[RegionPublic]
     address: str | None
-    head_name: str | None
-    head_id_number: str | None = Field(description="masked")
+    head_name: str | None = Field(description="masked unless revealed")
+    head_id_number: str | None = Field(description="masked unless revealed")
     members: int
     former_poor: bool
+    revealed: bool = Field(False, description="names and ID numbers shown in full (audited)")
     registered_year: int | None
     exit_year: int | None
     registration_cause: str | None
@@ -190,18 +204,22 @@ class HouseholdPublic(BaseModel):
     warnings: list[WarningPublic]
 
     @classmethod
-    def from_detail(cls, detail: HouseholdDetail) -> HouseholdPublic:
-        """From the household service's detail, masking ID numbers."""
+    def from_detail(cls, detail: HouseholdDetail, *, reveal: bool = False) -> HouseholdPublic:
+        """From the household service's detail, masking names and ID numbers unless
+        ``reveal``."""
         return cls(
             id=detail.id,
             village_code=detail.village_code,
             village_name=detail.village_name,
             regions=[RegionPublic.model_validate(r) for r in detail.regions],
             address=detail.address,
-            head_name=detail.head_name,
-            head_id_number=mask_id_number(detail.head_id_number),
+            head_name=detail.head_name if reveal else mask_name(detail.head_name),
+            head_id_number=(
+                detail.head_id_number if reveal else mask_id_number(detail.head_id_number)
+            ),
             members=detail.members,
             former_poor=detail.former_poor,
+            revealed=reveal,
             registered_year=detail.registered_year,
             exit_year=detail.exit_year,
             registration_cause=detail.registration_cause,
@@ -210,7 +228,7 @@ class HouseholdPublic(BaseModel):
             dibao=detail.dibao,
             tekun=detail.tekun,
             updated_period=detail.updated_period,
-            persons=[PersonPublic.from_item(p) for p in detail.persons],
+            persons=[PersonPublic.from_item(p, reveal=reveal) for p in detail.persons],
             warnings=[WarningPublic.from_item(w) for w in detail.warnings],
         )
 

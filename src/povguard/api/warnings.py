@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from povguard.api.deps import AreaDep, SessionDep
-from povguard.api.overview import PERIOD_PATTERN
 from povguard.api.schemas import HouseholdType, WarningKind, WarningPagePublic
 from povguard.store import services
-from povguard.store.services import MAX_PAGE_SIZE
+from povguard.store.services import MAX_PAGE, MAX_PAGE_SIZE, PERIOD_PATTERN
 
 router = APIRouter(prefix="/warnings", tags=["warnings"])
 
@@ -23,7 +22,7 @@ def read_warnings(
     rule: Annotated[str | None, Query(max_length=64, description="rule id")] = None,
     kind: WarningKind | None = None,
     household_type: HouseholdType | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> WarningPagePublic:
     """Warnings of the caller's area, newest period first (all periods by default)."""

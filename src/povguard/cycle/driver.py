@@ -7,7 +7,7 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
@@ -264,6 +264,66 @@ def run_evaluation(
     return data
 
 
+#: Demo users: (username, role, display name, area level: county or village).
+DEMO_USERS: Final = (
+    ("demo.county", "county", "县级管理员（演示）", "county"),
+    ("demo.village", "village", "村级信息员（演示）", "village"),
+    ("demo.analyst", "analyst", "数据分析员（演示）", "county"),
+)
+
+
+def demo_users(settings: Settings, console: Console) -> dict[str, str]:
+    """Create (or reset) the demo's users with fresh random passwords and print them.
+
+    The village officer gets the village with the latest period's first warning,
+    the others its county. Passwords are also written to
+    ``<home>/demo-users.txt`` (readable by the owner only).
+
+    Returns
+    -------
+    dict
+        username -> password.
+    """
+    import secrets
+
+    from povguard.errors import NotFoundError
+    from povguard.store import make_engine, services, session_factory
+
+    engine = make_engine(settings.ops_url)
+    passwords: dict[str, str] = {}
+    try:
+        with session_factory(engine)() as session:
+            first = services.list_warnings(session, page_size=1).items
+            if not first:
+                return passwords
+            village = first[0].village_code
+            areas = {"village": village, "county": village[:6] + "000000"}
+            for username, role, display, level in DEMO_USERS:
+                password = secrets.token_urlsafe(9)
+                try:
+                    services.get_user(session, username)
+                    services.set_password(session, username, password, actor="demo")
+                except NotFoundError:
+                    services.create_user(
+                        session,
+                        username=username,
+                        password=password,
+                        role=role,
+                        area_code=areas[level],
+                        display_name=display,
+                        actor="demo",
+                    )
+                passwords[username] = password
+    finally:
+        engine.dispose()
+    lines = [f"{name}  {password}" for name, password in passwords.items()]
+    path = settings.home / "demo-users.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    console.print("演示账户 demo users (用户名 user / 密码 password):\n  " + "\n  ".join(lines))
+    return passwords
+
+
 def run_demo(
     out: Path, households: int, months: int, seed: int, serve: bool, port: int, console: Console
 ) -> None:
@@ -286,6 +346,7 @@ def run_demo(
     run_evaluation(settings, twin, None, None, as_json=False, fidelity=True)
     if code:
         console.print("[yellow]some files could not be read; see above[/]")
+    demo_users(settings, console)
     if serve:
         import uvicorn
 

@@ -414,7 +414,18 @@ def _check_required(matcher: HeaderMatcher, header: Header, sheet: str | None) -
 
 
 def read_csv(data: bytes, mapping: SourceMapping) -> ReadResult:
-    """Read a CSV file (see the module documentation)."""
+    """Read a CSV file (see the module documentation).
+
+    A file Python's CSV parser cannot split (e.g. a bare carriage return inside an
+    unquoted field) is ``unreadable``, with the parser's message and line.
+    """
+    try:
+        return _read_csv(data, mapping)
+    except csv.Error as exc:
+        raise IngestFileError.of("unreadable", detail=f"CSV: {exc}") from None
+
+
+def _read_csv(data: bytes, mapping: SourceMapping) -> ReadResult:
     text, encoding = decode_text(data, mapping.encoding)
     matcher = HeaderMatcher(mapping)
     scanned = _scan_csv(text, mapping.delimiter, mapping.header.scan_rows)

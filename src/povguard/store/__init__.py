@@ -44,6 +44,8 @@ from povguard.store.models import (
     Region,
     Task,
     User,
+    UserSession,
+    UserToken,
     Visit,
 )
 from povguard.store.services import (
@@ -135,6 +137,8 @@ __all__ = [
     "Task",
     "TownshipCount",
     "User",
+    "UserSession",
+    "UserToken",
     "Visit",
     "WarningItem",
     "accept_plan",

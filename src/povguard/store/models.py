@@ -109,6 +109,7 @@ class Household(Base):
     """A registered rural household (the household number is the key)."""
 
     __tablename__ = "households"
+    __table_args__ = (Index("ix_households_village_code_id", "village_code", "id"),)
 
     id: Mapped[str] = mapped_column(String(HOUSEHOLD_ID_LEN), primary_key=True)
     village_code: Mapped[str] = mapped_column(
@@ -172,6 +173,9 @@ class HouseholdWarning(Base):
         ),
         Index("ix_warnings_period_rule_id", "period", "rule_id"),
         Index("ix_warnings_household_id_period", "household_id", "period"),
+        Index(
+            "ix_warnings_period_village_code", "period", "village_code", "household_id", "rule_id"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
@@ -179,6 +183,9 @@ class HouseholdWarning(Base):
     household_id: Mapped[str] = mapped_column(
         String(HOUSEHOLD_ID_LEN), ForeignKey("households.id", ondelete="CASCADE")
     )
+    #: The household's village when the warning was published (area scoping
+    #: without a join).
+    village_code: Mapped[str] = mapped_column(String(REGION_CODE_LEN))
     rule_id: Mapped[str] = mapped_column(String(64))
     rule_version: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
@@ -419,8 +426,11 @@ MEASURE_ID_LEN: Final = 64
 class User(Base):
     """A user of the platform: a cadre, an official, an analyst or an auditor.
 
-    ``area_code`` is the region-code prefix of the area the user may see (``''`` =
-    everywhere). Authentication (passwords, sessions) comes with issue 8.
+    ``area_code`` is the 12-digit region code of the area the user may see (``''`` =
+    everywhere); its significant digits are the prefix every query is scoped by.
+    ``password_hash`` is an argon2id hash (None: the user cannot sign in with a
+    password). ``failed_logins`` counts consecutive failures; at the configured limit
+    the account is locked until ``locked_until``.
     """
 
     __tablename__ = "users"
@@ -433,6 +443,49 @@ class User(Base):
     area_code: Mapped[str] = mapped_column(String(REGION_CODE_LEN), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A signed-in browser session.
+
+    ``id`` is the HMAC-SHA256 of the cookie's random token (the token itself is
+    never stored); ``csrf_token`` must accompany every state-changing request of
+    the session.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserToken(Base):
+    """An API token of a user (``Authorization: Bearer <token>``), stored as its
+    HMAC-SHA256 only; ``token_prefix`` identifies it in lists."""
+
+    __tablename__ = "user_tokens"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class MembershipHistory(Base):

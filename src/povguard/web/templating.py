@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from povguard.api.privacy import mask_id_number, mask_ids_in
+from povguard.api.privacy import mask_id_number, mask_ids_in, mask_name
 from povguard.web.i18n import LANG_COOKIE, Translator, requested_language, resolve_language
 
 TEMPLATES_DIR: Final = Path(__file__).resolve().parent / "templates"
@@ -54,6 +54,7 @@ def _environment() -> jinja2.Environment:
     env.filters["json_value"] = _json_value
     env.filters["mask_id"] = mask_id_number
     env.filters["mask_ids"] = mask_ids_in
+    env.filters["mask_name"] = mask_name
     return env
 
 
@@ -74,8 +75,9 @@ def render(
 
     Adds ``t`` (the :class:`~povguard.web.i18n.Translator`), ``lang``,
     ``switch_url`` (this page in the other language), ``url`` (see
-    :func:`page_url`) and ``root`` to the context, and remembers a language chosen
-    with ``?lang=`` in a cookie.
+    :func:`page_url`), ``root``, ``csrf_token`` (the session's token, for every
+    POST form) and ``current_user`` (the signed-in user or None) to the context,
+    and remembers a language chosen with ``?lang=`` in a cookie.
 
     Parameters
     ----------
@@ -106,6 +108,9 @@ def render(
         "switch_url": switch_url,
         "root": root,
         "url": lambda path, **params: page_url(request, path, **params),
+        # set by povguard.api.auth; every POST form carries csrf_token
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "current_user": getattr(request.state, "user", None),
         **context,
     }
     response = templates.TemplateResponse(request, name, full, status_code=status_code)
@@ -123,7 +128,12 @@ def render(
 
 
 def render_error(request: Request, status_code: int, code: str, message: str) -> Response:
-    """The HTML error page (used for errors outside the JSON API)."""
+    """The HTML error page (used for errors outside the JSON API); a page that needs
+    a signed-in user (401) redirects to the sign-in form instead."""
+    if status_code == 401:
+        root = str(request.scope.get("root_path", ""))
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{root}/login?next={quote(target)}", status_code=303)
     return render(
         request,
         "error.html",

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import ColumnElement, and_, true
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,9 @@ from povguard.errors import DataError, PovguardError
 
 T = TypeVar("T")
 
-_PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: A period: ``YYYY-MM`` with a year from 1900 to 2099 (the API's patterns use it).
+PERIOD_PATTERN: Final = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+_PERIOD_RE = re.compile(PERIOD_PATTERN)
 _PREFIX_RE = re.compile(r"^\d{0,12}$")
 _FULL_CODE_LEN = 12
 
@@ -37,7 +39,7 @@ def check_period(period: str) -> str:
         If it is not.
     """
     if not isinstance(period, str) or not _PERIOD_RE.match(period):
-        raise DataError(f"period must look like YYYY-MM, got {period!r}")
+        raise DataError(f"period must look like YYYY-MM (years 1900-2099), got {period!r}")
     return period
 
 
@@ -86,6 +88,21 @@ def _next_prefix(prefix: str) -> str | None:
     if not stripped:
         return None
     return stripped[:-1] + str(int(stripped[-1]) + 1)
+
+
+def area_range(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+    """SQL condition: ``column`` (a 12-digit region code) starts with ``prefix``,
+    written as a range only.
+
+    For digit codes of one length the range is exact, and the database estimates
+    a range well (it multiplies the estimates of the ``LIKE`` and the range of
+    :func:`in_area`, and so underestimates big areas).
+    """
+    check_area_prefix(prefix)
+    if not prefix:
+        return true()
+    upper = _next_prefix(prefix)
+    return column >= prefix if upper is None else and_(column >= prefix, column < upper)
 
 
 def in_area(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:

@@ -68,7 +68,7 @@ from povguard.cases import (
 )
 from povguard.errors import ConflictError, DataError, NotFoundError
 from povguard.privacy import mask_id_number, mask_ids_in
-from povguard.store.services._common import transaction
+from povguard.store.services._common import PERIOD_PATTERN, transaction
 from povguard.store.services.audit import record_event
 from povguard.store.services.cases import (
     CaseDetail,
@@ -99,7 +99,6 @@ FORM_KINDS: Final[tuple[FormKind, ...]] = ("screening", "elimination", "measures
 #: The public-notice lists (:func:`notice_list_form`).
 NOTICE_KINDS: Final[tuple[NoticeKind, ...]] = ("identification", "elimination")
 #: A month, YYYY-MM.
-PERIOD_PATTERN: Final = r"^\d{4}-(0[1-9]|1[0-2])$"
 #: Optional payload fields of ``propose_elimination`` and ``record_home_check`` that
 #: the elimination form reads (``record_visit`` may carry ``income`` too).
 ELIMINATION_EXTRAS: Final = ("income", "stable_months", "rigid_expenditure_resolved", "guarantees")

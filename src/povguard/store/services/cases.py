@@ -124,7 +124,7 @@ from povguard.store.services._common import (
     transaction,
 )
 from povguard.store.services.audit import record_event
-from povguard.store.services.queries import MAX_PAGE_SIZE, Page
+from povguard.store.services.queries import MAX_PAGE, MAX_PAGE_SIZE, Page
 
 logger = logging.getLogger(__name__)
 
@@ -709,8 +709,8 @@ def _optional_text(value: Any, what: str, max_len: int | None = None) -> str | N
 
 
 def _check_page(page: int, page_size: int) -> None:
-    if page < 1:
-        raise DataError(f"page must be at least 1, got {page}")
+    if not 1 <= page <= MAX_PAGE:
+        raise DataError(f"page must be between 1 and {MAX_PAGE}, got {page}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise DataError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
 

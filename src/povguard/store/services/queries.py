@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypedDict, TypeVar
 
-from sqlalchemy import Select, case, distinct, func, literal, select, union
+from sqlalchemy import ColumnElement, Select, case, distinct, func, literal, select, union
 from sqlalchemy.orm import Session, aliased
 
 from povguard.errors import DataError
@@ -26,12 +26,16 @@ from povguard.store.models import (
     Person,
     Region,
 )
-from povguard.store.services._common import check_area_prefix, check_period, in_area
+from povguard.store.services._common import area_range, check_area_prefix, check_period, in_area
 
 T = TypeVar("T")
 
-#: Largest page a caller may ask for.
+#: Largest page size a caller may ask for.
 MAX_PAGE_SIZE: Final = 500
+#: Highest page number a caller may ask for (50 million rows at the largest size).
+MAX_PAGE: Final = 100_000
+#: Largest database id a caller may name (64-bit signed integer).
+MAX_ID: Final = 2**63 - 1
 
 
 class CountItem(TypedDict):
@@ -362,10 +366,8 @@ def _by_township(session: Session, area_prefix: str, period: str | None) -> list
 
 
 def _warning_select() -> Select[HouseholdWarning, str, str]:
-    return (
-        select(HouseholdWarning, Household.village_code, Region.name)
-        .join(Household, Household.id == HouseholdWarning.household_id)
-        .join(Region, Region.code == Household.village_code)
+    return select(HouseholdWarning, HouseholdWarning.village_code, Region.name).join(
+        Region, Region.code == HouseholdWarning.village_code
     )
 
 
@@ -399,7 +401,7 @@ def list_warnings(
     page_size: int = 50,
     household_type: str | None = None,
 ) -> Page[WarningItem]:
-    """One page of warnings, newest period first, then by household and rule.
+    """One page of warnings, newest period first, then by village, household and rule.
 
     Parameters
     ----------
@@ -427,11 +429,11 @@ def list_warnings(
         On an invalid period, page or page size.
     """
     check_area_prefix(area_prefix)
-    if page < 1:
-        raise DataError(f"page must be at least 1, got {page}")
+    if not 1 <= page <= MAX_PAGE:
+        raise DataError(f"page must be between 1 and {MAX_PAGE}, got {page}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise DataError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-    conditions = [in_area(Household.village_code, area_prefix)]
+    conditions: list[ColumnElement[bool]] = []
     if period is not None:
         conditions.append(HouseholdWarning.period == check_period(period))
     if kind is not None:
@@ -440,31 +442,44 @@ def list_warnings(
         conditions.append(HouseholdWarning.rule_id == rule_id)
     if household_type is not None:
         conditions.append(HouseholdWarning.household_type == household_type)
-    total = session.scalar(
-        select(func.count())
-        .select_from(HouseholdWarning)
-        .join(Household, Household.id == HouseholdWarning.household_id)
-        .where(*conditions)
+    if area_prefix:
+        conditions.append(area_range(HouseholdWarning.village_code, area_prefix))
+    # (period, village, household, rule) is one index: for a period, the area's
+    # warnings are one range of it, counted index-only and paged in index order.
+    order = (
+        HouseholdWarning.period.desc(),
+        HouseholdWarning.village_code,
+        HouseholdWarning.household_id,
+        HouseholdWarning.rule_id,
     )
     rows = session.execute(
         _warning_select()
         .where(*conditions)
-        .order_by(
-            HouseholdWarning.period.desc(), HouseholdWarning.household_id, HouseholdWarning.rule_id
-        )
+        .order_by(*order)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
+    total = int(
+        session.scalar(select(func.count()).select_from(HouseholdWarning).where(*conditions)) or 0
+    )
     return Page(
         items=[_warning_item(w, code, name) for w, code, name in rows],
-        total=int(total or 0),
+        total=total,
         page=page,
         page_size=page_size,
     )
 
 
 def _region_chain(session: Session, code: str) -> list[RegionRef]:
-    """The region and its ancestors, top down."""
+    """The region and its ancestors, top down.
+
+    The chain follows ``parent_code``; the usual ancestors of a 12-digit code
+    (township, county, prefecture, province) are loaded first in one query, so that
+    the walk finds them in the session instead of asking for each level.
+    """
+    guesses = {code, *(code[:n].ljust(len(code), "0") for n in (2, 4, 6, 9))}
+    # held until the walk ends: the session's identity map only keeps weak references
+    loaded = session.scalars(select(Region).where(Region.code.in_(sorted(guesses)))).all()
     chain: list[RegionRef] = []
     seen: set[str] = set()
     current: str | None = code
@@ -475,6 +490,7 @@ def _region_chain(session: Session, code: str) -> list[RegionRef]:
             break
         chain.append(RegionRef(region.code, region.name, region.level))
         current = region.parent_code
+    del loaded
     return chain[::-1]
 
 

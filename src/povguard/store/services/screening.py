@@ -8,11 +8,17 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from povguard.errors import DataError
-from povguard.store.models import HOUSEHOLD_TYPES, WARNING_KINDS, HouseholdWarning, utcnow
+from povguard.store.models import (
+    HOUSEHOLD_TYPES,
+    WARNING_KINDS,
+    Household,
+    HouseholdWarning,
+    utcnow,
+)
 from povguard.store.services._common import (
     check_period,
     chunked,
@@ -149,6 +155,20 @@ def replace_warnings(
                     raise DataError(f"warning {key[0]}/{key[1]} appears twice in {period}")
                 seen.add(key)
                 prepared.append(row)
+            ids = sorted({row["household_id"] for row in prepared})
+            villages = {
+                hid: village
+                for hid, village in session.execute(
+                    select(Household.id, Household.village_code).where(Household.id.in_(ids))
+                )
+            }
+            for row in prepared:
+                village = villages.get(row["household_id"])
+                if village is None:
+                    raise DataError(
+                        f"warning {row['household_id']}/{row['rule_id']}: unknown household"
+                    )
+                row["village_code"] = village
             session.execute(insert(HouseholdWarning), prepared)
             count += len(prepared)
     logger.info("replaced warnings of %s: %d rows", period, count)

@@ -1,0 +1,1 @@
+"""Browser tests: the web app in headless Chromium (Debian's package) via Playwright."""
