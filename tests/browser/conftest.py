@@ -124,7 +124,7 @@ def _populate(settings: Settings) -> dict[str, str]:
     return cases
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app under uvicorn on 127.0.0.1, started once for the session."""
     if chromium_executable() is None:
@@ -159,7 +159,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         thread.join(timeout=START_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     """Headless Chromium from Debian's package (never a downloaded one)."""
     executable = chromium_executable()

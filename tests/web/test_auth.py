@@ -36,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
     with session_factory(engine)() as session:
         sd.load(session)
     engine.dispose()
-    make_user(settings.ops_url, "village", "520102001001", username=CADRE)
+    make_user(settings.ops_url, "village", "520102001001", username=CADRE, password=PASSWORD)
     return settings
 
 
@@ -184,7 +184,7 @@ def test_unknown_users_and_inactive_users_are_refused(settings: Settings) -> Non
 def test_sign_in_attempts_are_rate_limited(tmp_path: Path) -> None:
     settings = _settings(tmp_path, login_attempts_per_minute=3)
     migrate(settings.ops_url)
-    make_user(settings.ops_url, "village", "520102001001", username=CADRE)
+    make_user(settings.ops_url, "village", "520102001001", username=CADRE, password=PASSWORD)
     with TestClient(create_app(settings), follow_redirects=False) as client:
         statuses = [_sign_in(client, "wrong password!").status_code for _ in range(4)]  # type: ignore[attr-defined]
         assert statuses == [401, 401, 401, 429]
@@ -279,7 +279,7 @@ def test_production_refuses_the_default_or_a_short_secret(tmp_path: Path) -> Non
 def test_production_cookies_are_secure(tmp_path: Path) -> None:
     settings = _settings(tmp_path, environment="production", secret_key="s" * 48)
     migrate(settings.ops_url)
-    make_user(settings.ops_url, "village", "520102001001", username=CADRE)
+    make_user(settings.ops_url, "village", "520102001001", username=CADRE, password=PASSWORD)
     app = create_app(settings)
     with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
         ok = _sign_in(client)
