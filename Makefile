@@ -22,7 +22,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src
 
 test: lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 ## Generate a one-county twin, run every monthly cycle, evaluate, serve http://127.0.0.1:8000
 demo: $(STAMP)
