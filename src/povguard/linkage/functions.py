@@ -66,7 +66,7 @@ def register_spark(session: Any) -> None:
 
 
 def _series_udf(fn: PairFn) -> Callable[..., Any]:
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     def run(a, b):  # type: ignore[no-untyped-def]
         left = a.astype(object).where(a.notna(), None)
