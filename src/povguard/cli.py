@@ -415,6 +415,7 @@ def _mount_subcommands() -> None:
     from povguard.cli_linkage import linkage_app
     from povguard.cli_policy import policy_app
     from povguard.cli_review import review_app
+    from povguard.cli_risk import risk_app
     from povguard.cli_users import users_app
 
     linkage_app.add_typer(review_app, name="review")
@@ -423,6 +424,7 @@ def _mount_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(cases_app, name="cases")
     app.add_typer(users_app, name="users")
+    app.add_typer(risk_app, name="risk")
 
 
 _mount_subcommands()

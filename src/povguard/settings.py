@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="client addresses whose trusted_user_header is believed (the proxy's)",
     )
+    risk_capacity: int = Field(
+        2,
+        ge=1,
+        description="households per village and month the active risk model lists as "
+        "predicted warnings (预测预警) in the monthly cycle",
+    )
     min_cell_count: int = Field(
         5, ge=1, description="aggregates below this count are suppressed for analysts"
     )

@@ -14,7 +14,14 @@ from povguard.api.privacy import mask_id_number, mask_ids_in, mask_name, suppres
 from povguard.store import HouseholdDetail, Overview, Page, PersonItem, WarningItem
 
 WarningKind = Literal[
-    "risk", "screening", "guarantee", "ineligibility", "elimination", "tier", "needs_verification"
+    "risk",
+    "screening",
+    "guarantee",
+    "ineligibility",
+    "elimination",
+    "tier",
+    "needs_verification",
+    "prediction",
 ]
 HouseholdType = Literal["unstable_former_poor", "edge", "sudden_hardship"]
 

@@ -58,6 +58,8 @@ def run_periods(
         raise ConfigError(f"no YYYY-MM folders in {feeds}")
     registry = registry or feeds.parent / "registry"
     pack = load_policy(pack_path)
+    risk_model = _active_risk_model(settings)
+    names = STAGES if risk_model is None else (*STAGES[:-1], "predict", STAGES[-1])
     engine = open_engine(settings.engine, settings.home)
     sessions = _ops(settings)
     failed = 0
@@ -65,7 +67,7 @@ def run_periods(
     intakes: dict[str, dict[str, Any]] = {}
     try:
         with progress_bar(console) as bar:
-            task = bar.add_task("月度监测 cycle", total=len(periods) * len(STAGES))
+            task = bar.add_task("月度监测 cycle", total=len(periods) * len(names))
             for p in periods:
                 started = dt.datetime.now(dt.UTC)
 
@@ -76,7 +78,15 @@ def run_periods(
                 with sessions() as session:
                     decisions = _link_decisions(session)
                 result = run_cycle(
-                    engine, p, feeds, registry, pack, progress=step, link_decisions=decisions
+                    engine,
+                    p,
+                    feeds,
+                    registry,
+                    pack,
+                    progress=step,
+                    link_decisions=decisions,
+                    risk_model=risk_model,
+                    risk_capacity=settings.risk_capacity,
                 )
                 step("publish")
                 with sessions() as session:
@@ -101,6 +111,16 @@ def run_periods(
     _print_cycles(console, results)
     _print_intakes(intakes)
     return 1 if failed else 0
+
+
+def _active_risk_model(settings: Settings) -> Any:
+    """The registry's active risk model (``povguard risk activate``), or None."""
+    if not (settings.home / "models").is_dir():
+        return None
+    from povguard.risk.registry import active_model, load_model
+
+    model_id = active_model(settings.home)
+    return None if model_id is None else load_model(model_id, settings.home)
 
 
 def _link_decisions(session: Any) -> dict[str, str]:
@@ -136,7 +156,10 @@ def _print_intakes(intakes: dict[str, dict[str, Any]]) -> None:
 
 def _print_cycles(console: Console, results: list[CycleResult]) -> None:
     table = Table(title="月度监测 monthly cycles")
-    for col in ("period", "rows loaded", "quarantined", "link rate", "warnings", "risk", "seconds"):
+    columns = ["period", "rows loaded", "quarantined", "link rate", "warnings", "risk"]
+    predicted = any(s.name == "predict" for r in results for s in r.stages)
+    columns += ["预测 predicted", "seconds"] if predicted else ["seconds"]
+    for col in columns:
         table.add_column(col, justify="right")
     for r in results:
         link = next((s for s in r.stages if s.name == "link"), None)
@@ -148,6 +171,7 @@ def _print_cycles(console: Console, results: list[CycleResult]) -> None:
             f"{link.detail.get('link_rate', 0):.4f}" if link else "-",
             f"{r.warnings.num_rows:,}",
             f"{kinds.get('risk', 0):,}",
+            *([f"{kinds.get('prediction', 0):,}"] if predicted else []),
             f"{sum(s.seconds for s in r.stages):.1f}",
         )
     Console().print(table)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -30,6 +30,9 @@ from povguard.ingest import (
 )
 from povguard.linkage import LinkKeys, link_period, load_registry
 from povguard.policy import PackLibrary, PolicyPack, screen_period
+
+if TYPE_CHECKING:
+    from povguard.risk.registry import LoadedModel
 
 log = logging.getLogger(__name__)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -128,8 +131,10 @@ def run_cycle(
     ingest: bool = True,
     mappings: dict[str, SourceMapping] | None = None,
     link_decisions: Mapping[str, str] | None = None,
+    risk_model: LoadedModel | None = None,
+    risk_capacity: int = 2,
 ) -> CycleResult:
-    """Run ingest, link, indicators and screen for ``period``.
+    """Run ingest, link, indicators, screen (and predict) for ``period``.
 
     Parameters
     ----------
@@ -149,6 +154,12 @@ def run_cycle(
         Source mappings (default: the packaged ones).
     link_decisions:
         Clerical review decisions by pair key (``match`` / ``non_match``).
+    risk_model:
+        A saved risk model: the predict stage adds its "预测预警" warnings (the top
+        ``risk_capacity`` households of each village not already at risk) beside the
+        rule warnings. None: no predict stage.
+    risk_capacity:
+        Households per village the model lists each month.
     """
     mappings = mappings or load_mappings()
     if not _PERIOD.match(period):
@@ -183,4 +194,13 @@ def run_cycle(
         stage("quality", lambda: build_quality(engine, period, mappings), lambda t: t.num_rows)
     stage("indicators", lambda: build_indicators(engine, period), lambda n: n)
     warnings = stage("screen", lambda: screen_period(engine, period, pack), lambda t: t.num_rows)
+    if risk_model is not None:
+        from povguard.risk.pipeline import predict_period  # scikit-learn only when used
+
+        model = risk_model
+        warnings = stage(
+            "predict",
+            lambda: predict_period(engine, model, period, pack, capacity=risk_capacity),
+            lambda t: t.num_rows,
+        )
     return CycleResult(period=period, stages=stages, ingest=report, warnings=warnings)

@@ -61,7 +61,8 @@ def _warning_sets(engine: Engine, periods: list[str]) -> dict[str, set[Any]]:
             out["risk"].add(key)
         if r["kind"] != "ineligibility":
             out["clues"].add(key)
-        out["rules"].add((r["period"], r["household_id"], r["rule_id"]))
+        if r["kind"] != "prediction":  # the risk model's warnings are not a rule's
+            out["rules"].add((r["period"], r["household_id"], r["rule_id"]))
     return out
 
 

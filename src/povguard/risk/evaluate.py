@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, recall_score, roc_auc_score
+from sklearn.utils.validation import has_fit_parameter
 
 from povguard.risk.features import FEATURE_COLUMNS
 
@@ -183,6 +184,9 @@ class ModelReport:
     split:
         Train and test periods, label, ``k``, row and positive counts, and the
         features dropped because they are unknown in every training row.
+    fitted:
+        The fitted models by name (fitted on the features of ``split``, without
+        the unknown ones).
     """
 
     table: pd.DataFrame
@@ -190,6 +194,7 @@ class ModelReport:
     fairness: pd.DataFrame
     gaps: pd.DataFrame
     split: dict[str, Any] = field(default_factory=dict)
+    fitted: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_markdown(self) -> str:
         """The comparison table and flagged fairness gaps as Markdown."""
@@ -298,6 +303,7 @@ def compare_models(
     min_group_size: int = 10,
     n_bins: int = 10,
     by: Sequence[str] = ("village_code", "period"),
+    weight: str | None = None,
 ) -> ModelReport:
     """Fit every model on ``train`` and compare them on the later months of ``test``.
 
@@ -329,6 +335,10 @@ def compare_models(
         Bins of the reliability curve.
     by:
         The capacity unit (village and month).
+    weight:
+        Column of ``train`` with sample weights, handed to the models whose ``fit``
+        takes ``sample_weight`` (e.g. the inverse sampling rate of subsampled
+        negatives, so probabilities stay calibrated).
 
     Returns
     -------
@@ -349,8 +359,15 @@ def compare_models(
     reliability: dict[str, pd.DataFrame] = {}
     fairness: list[dict[str, Any]] = []
     gaps: list[dict[str, Any]] = []
+    w_train = None if weight is None else train[weight].to_numpy(dtype=np.float64)
+    fitted: dict[str, Any] = {}
     for name, estimator in models.items():
-        model = clone(estimator).fit(X_train, y_train)
+        model = clone(estimator)
+        if w_train is not None and has_fit_parameter(model, "sample_weight"):
+            model.fit(X_train, y_train, sample_weight=w_train)
+        else:
+            model.fit(X_train, y_train)
+        fitted[name] = model
         s = np.asarray(model.predict_proba(X_test)[:, 1], dtype=np.float64)
         chosen = capacity_lists(test, s, k, by=by)
         recall = float(((y == 1) & chosen).sum() / max((y == 1).sum(), 1))
@@ -391,6 +408,7 @@ def compare_models(
         fairness=pd.DataFrame(fairness),
         gaps=pd.DataFrame(gaps),
         split=split,
+        fitted=fitted,
     )
 
 

@@ -85,6 +85,9 @@ class ModelCard:
         The estimator's hyper-parameters (``get_params(deep=False)``), JSON-safe.
     model_sha256 : str
         SHA-256 of ``model.joblib``.
+    details : dict[str, Any]
+        Anything else the trainer records, JSON-safe (label, training periods,
+        capacity, negative sampling rate, the drift reference distributions).
     """
 
     id: str
@@ -101,6 +104,7 @@ class ModelCard:
     metrics: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     model_sha256: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The card as JSON.
@@ -262,6 +266,7 @@ def save_model(
     name: str = "risk",
     model_id: str | None = None,
     created: datetime | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Save a fitted model with its card under ``<home>/models/<id>/``.
 
@@ -287,6 +292,8 @@ def save_model(
         Registry id; default ``<name>-<YYYYmmddTHHMMSSZ>-<fingerprint[:8]>``.
     created : datetime, optional
         Creation time (UTC now by default).
+    details : Mapping[str, Any], optional
+        Further JSON-safe facts to keep on the card.
 
     Returns
     -------
@@ -330,6 +337,7 @@ def save_model(
         horizon_months=int(horizon_months),
         metrics={str(k): float(v) for k, v in (metrics or {}).items()},
         params=params,
+        details=_jsonable(dict(details or {})),
     )
     root = models_dir(home)
     final = root / mid
@@ -467,3 +475,55 @@ def list_models(home: Path | str | None = None) -> list[ModelCard]:
         except DataError as exc:
             log.warning("skipping model folder %s: %s", folder, exc)
     return sorted(cards, key=lambda c: (c.created, c.id), reverse=True)
+
+
+_ACTIVE_FILE = "active.json"
+
+
+def set_active(model_id: str | None, home: Path | str | None = None) -> None:
+    """Make ``model_id`` the model the monthly cycle predicts with (None: none).
+
+    Parameters
+    ----------
+    model_id : str or None
+        A saved model's id; None switches the predict stage off.
+    home : Path or str, optional
+        Data directory; the settings' ``home`` by default.
+
+    Raises
+    ------
+    NotFoundError
+        If there is no such model.
+    """
+    root = models_dir(home)
+    path = root / _ACTIVE_FILE
+    if model_id is None:
+        path.unlink(missing_ok=True)
+        return
+    if not (root / _check_id(model_id) / _CARD_FILE).is_file():
+        raise NotFoundError(f"no model {model_id!r} in {root}")
+    tmp = root / f".{_ACTIVE_FILE}.{uuid.uuid4().hex}"
+    tmp.write_text(json.dumps({"id": model_id}) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def active_model(home: Path | str | None = None) -> str | None:
+    """The id of the model the cycle predicts with, or None.
+
+    Parameters
+    ----------
+    home : Path or str, optional
+        Data directory; the settings' ``home`` by default.
+
+    Returns
+    -------
+    str or None
+        The active model's id.
+    """
+    path = models_dir(home) / _ACTIVE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["id"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise DataError(f"{path} is not a valid active-model file: {exc}") from exc

@@ -61,6 +61,7 @@ def risk_flags(
     stored: dict[str, set[str]] = {}
     if use_stored and engine.exists("warnings"):
         w = engine.table("warnings")
+        w = w.filter(w.kind != "prediction")  # the risk model's warnings: not the screen's
         versions = w.group_by("period", "rule_version").aggregate(n=w.count())
         for r in engine.fetch(versions).to_pylist():
             stored.setdefault(r["period"], set()).add(r["rule_version"])

@@ -56,6 +56,7 @@ WARNING_KINDS: Final = (
     "elimination",
     "tier",
     "needs_verification",
+    "prediction",  # the risk model's forecast (预测预警), beside the rules' warnings
 )
 #: The three monitored household types (三类户).
 HOUSEHOLD_TYPES: Final = ("unstable_former_poor", "edge", "sudden_hardship")

@@ -296,6 +296,7 @@ KIND_LABELS: Final[Mapping[str, tuple[str, str]]] = {
     "elimination": ("可风险消除", "Ready for risk elimination"),
     "tier": ("救助分层", "Assistance tier"),
     "needs_verification": ("待核实", "Needs verification"),
+    "prediction": ("预测预警", "Predicted risk"),
 }
 
 HOUSEHOLD_TYPE_LABELS: Final[Mapping[str, tuple[str, str]]] = {
