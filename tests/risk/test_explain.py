@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from threadpoolctl import threadpool_limits
 
 from povguard.errors import ConfigError
 from povguard.risk.explain import FactorTexts, explain
+from povguard.risk.features import FEATURE_COLUMNS
 from povguard.risk.models import RiskClassifier
 
 
@@ -26,23 +30,41 @@ def _one_thread() -> Iterator[None]:
     ("feature", "value", "zh", "en"),
     [
         (
-            "income_wage_change_3m",
+            "wage_pc_change_3",
             -0.6,
-            "近 3 个月务工收入下降 60%",
-            "wage income fell 60% in the last 3 months",
+            "近 3 个月人均务工收入下降 60%",
+            "wage income per member fell 60% in the last 3 months",
         ),
         (
-            "income_wage_change_6m",
+            "wage_pc_change_6",
             -0.125,
-            "近 6 个月务工收入下降 12%",
-            "wage income fell 12% in the last 6 months",
+            "近 6 个月人均务工收入下降 12%",
+            "wage income per member fell 12% in the last 6 months",
         ),
-        ("chronic_ill_members", 2.0, "家中有慢性病患者", "a member has a chronic illness"),
         (
-            "village_disaster_share",
+            "illness_12m",
+            2.0,
+            "近 12 个月家庭成员新患重病 2 例",
+            "2 new serious illnesses among members in the last 12 months",
+        ),
+        (
+            "illness_3m",
+            1.0,
+            "近 3 个月有家庭成员新患重病",
+            "a member fell seriously ill in the last 3 months",
+        ),
+        ("severe_disabled_members", 1.0, "家中有重度残疾人", "a member has a severe disability"),
+        (
+            "disaster_12m",
+            3.0,
+            "近 12 个月中有 3 个月遭受自然灾害损失",
+            "suffered disaster losses in 3 of the last 12 months",
+        ),
+        (
+            "village_shock_share",
             0.4,
-            "所在村近期遭受自然灾害",
-            "the village was recently hit by a natural disaster",
+            "所在村 40% 的农户本月遭受冲击",
+            "40% of the village's households had a shock this month",
         ),
         (
             "medical_oop_12m",
@@ -50,17 +72,35 @@ def _one_thread() -> Iterator[None]:
             "近 12 个月自付医疗费用 12,345 元",
             "out-of-pocket medical costs of 12,345 yuan in the last 12 months",
         ),
-        # a known feature whose rule does not hold: generic sentence with its label
-        ("chronic_ill_members", 0.0, "慢性病患者人数为 0", "members with a chronic illness is 0"),
-        ("income_wage_change_3m", 0.1, "务工收入变化为 0.1", "wage income change is 0.1"),
+        (
+            "income_line_ratio",
+            0.85,
+            "人均纯收入低于监测线（为监测线的 85%）",
+            "income per member is below the monitoring line (85% of it)",
+        ),
+        # values that are no hardship get an honest neutral sentence, never the generic one
+        (
+            "illness_12m",
+            0.0,
+            "近 12 个月无家庭成员新患重病",
+            "no member fell seriously ill in the last 12 months",
+        ),
+        (
+            "wage_pc_change_3",
+            0.1,
+            "近 3 个月人均务工收入上升 10%",
+            "wage income per member rose 10% in the last 3 months",
+        ),
+        ("calendar_month", 7.0, "月份因素（7 月）", "seasonal factor (month 7)"),
+        ("months_since_survey", 14.0, "收入调查已 14 个月未更新", "income survey 14 month(s) old"),
         # unknown feature: its name and value
         ("mystery_index", 1.23456, "mystery_index为 1.23", "mystery_index is 1.23"),
-        # unknown value: needs verification
+        # unknown value: needs verification, with the feature's label
         (
-            "income_wage_change_3m",
+            "wage_pc_change_3",
             math.nan,
-            "务工收入变化不详，需核实",
-            "wage income change is unknown and needs verification",
+            "人均务工收入变化不详，需核实",
+            "wage income per member change is unknown and needs verification",
         ),
         (
             "mystery_index",
@@ -68,10 +108,58 @@ def _one_thread() -> Iterator[None]:
             "mystery_index不详，需核实",
             "mystery_index is unknown and needs verification",
         ),
+        # ... unless NULL has a meaning of its own (no shock seen yet)
+        (
+            "months_since_shock",
+            math.nan,
+            "观察期内未发生冲击",
+            "no shock in the observed history",
+        ),
     ],
 )
 def test_sentences(feature: str, value: float | None, zh: str, en: str) -> None:
     assert FactorTexts.default().describe(feature, value) == (zh, en)
+
+
+_GENERIC = "<generic>"
+
+
+def _shipped_table() -> dict[str, Any]:
+    path = importlib.resources.files("povguard.resources").joinpath("risk", "explanations.yaml")
+    table = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert isinstance(table, dict)
+    return table
+
+
+@pytest.mark.parametrize("value", [1.0, 0.0])
+def test_every_feature_has_its_own_sentence(value: float) -> None:
+    # the shipped table with a generic sentence that is easy to spot
+    probe = FactorTexts({**_shipped_table(), "generic": {"zh": _GENERIC, "en": _GENERIC}})
+    generic = [f for f in FEATURE_COLUMNS if _GENERIC in probe.describe(f, value)]
+    assert generic == [], f"features without a sentence of their own: {generic}"
+    texts = FactorTexts.default()
+    for feature in FEATURE_COLUMNS:
+        zh, en = texts.describe(feature, value)
+        assert zh and en and feature not in zh, (feature, zh, en)
+
+
+def test_no_dead_keys() -> None:
+    def matches(key: str) -> set[str]:
+        """The features the (pattern) key describes, with the real key matching."""
+        found = "<matched>"
+        probe = FactorTexts(
+            {
+                "generic": {"zh": "{label}", "en": "{label}"},
+                "missing": {"zh": "{label}", "en": "{label}"},
+                "factors": {key: {"label": {"zh": found, "en": found}}},
+            }
+        )
+        return {f for f in FEATURE_COLUMNS if probe.describe(f, 1.0) == (found, found)}
+
+    keys = list(_shipped_table()["factors"])
+    dead = [key for key in keys if not matches(key)]
+    assert dead == [], f"keys that match no feature: {dead}"
+    assert matches("illness_{n}m") == {"illness_3m", "illness_6m", "illness_12m"}
 
 
 def test_custom_table() -> None:
@@ -106,18 +194,18 @@ def _training(n: int = 3000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(
         {
-            "income_wage_change_3m": rng.normal(0, 0.3, n),
-            "chronic_ill_members": rng.integers(0, 3, n).astype(float),
-            "village_disaster_share": rng.uniform(0, 0.5, n),
+            "wage_pc_change_3": rng.normal(0, 0.3, n),
+            "illness_12m": rng.integers(0, 3, n).astype(float),
+            "village_shock_share": rng.uniform(0, 0.5, n),
             "noise": rng.normal(size=n),
             "county": pd.Categorical(rng.choice(["north", "south"], n)),
         }
     )
     logit = (
         -3.0
-        + 5.0 * np.clip(-X["income_wage_change_3m"], 0, None)
-        + 1.5 * (X["chronic_ill_members"] > 0)
-        + 6.0 * X["village_disaster_share"]
+        + 5.0 * np.clip(-X["wage_pc_change_3"], 0, None)
+        + 1.5 * (X["illness_12m"] > 0)
+        + 6.0 * X["village_shock_share"]
         + 1.0 * (X["county"] == "south")
     )
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-logit))).astype(int)
@@ -134,9 +222,9 @@ def test_explains_a_household_in_zh_and_en(fitted: tuple[RiskClassifier, pd.Data
     model, _ = fitted
     households = pd.DataFrame(
         {
-            "income_wage_change_3m": [-0.6, 0.2],
-            "chronic_ill_members": [2.0, 0.0],
-            "village_disaster_share": [0.45, 0.0],
+            "wage_pc_change_3": [-0.6, 0.2],
+            "illness_12m": [2.0, 0.0],
+            "village_shock_share": [0.45, 0.0],
             "noise": [0.0, 0.0],
             "county": pd.Categorical(["north", "north"], categories=["north", "south"]),
         },
@@ -146,22 +234,25 @@ def test_explains_a_household_in_zh_and_en(fitted: tuple[RiskClassifier, pd.Data
     assert risky.row == "hh-001" and safe.row == "hh-002"
     assert risky.probability > 0.5 > safe.probability
     assert {f.feature for f in risky.factors} == {
-        "income_wage_change_3m",
-        "chronic_ill_members",
-        "village_disaster_share",
+        "wage_pc_change_3",
+        "illness_12m",
+        "village_shock_share",
     }
     contributions = [f.contribution for f in risky.factors]
     assert contributions == sorted(contributions, reverse=True) and min(contributions) > 0
     sentences = {f.feature: (f.zh, f.en) for f in risky.factors}
     assert sentences == {
-        "income_wage_change_3m": (
-            "近 3 个月务工收入下降 60%",
-            "wage income fell 60% in the last 3 months",
+        "wage_pc_change_3": (
+            "近 3 个月人均务工收入下降 60%",
+            "wage income per member fell 60% in the last 3 months",
         ),
-        "chronic_ill_members": ("家中有慢性病患者", "a member has a chronic illness"),
-        "village_disaster_share": (
-            "所在村近期遭受自然灾害",
-            "the village was recently hit by a natural disaster",
+        "illness_12m": (
+            "近 12 个月家庭成员新患重病 2 例",
+            "2 new serious illnesses among members in the last 12 months",
+        ),
+        "village_shock_share": (
+            "所在村 45% 的农户本月遭受冲击",
+            "45% of the village's households had a shock this month",
         ),
     }
     assert risky.zh == "；".join(f.zh for f in risky.factors)

@@ -175,6 +175,12 @@ def test_cli_train_list_score_drift_evaluate(twin: Path, tmp_path: Path) -> None
     assert code == 0, out
     report = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "| rules |" in report and "| default |" in report
+    code, out = _cli(home, "typology", "--period", LAST, "--json")
+    assert code == 0, out
+    typology = json.loads(out)
+    assert typology["households"] >= 10 and -1 <= typology["stability"] <= 1
+    assert sum(p["size"] for p in typology["profiles"]) == typology["households"]
+    assert all(p["name_zh"] and p["name_en"] for p in typology["profiles"])
     # errors: bad period 2, unknown model 1, no active model 2
     assert _cli(home, "score", "--period", "2026-13")[0] == 2
     assert _cli(home, "score", "--period", LAST, "--model", "nope")[0] == 1

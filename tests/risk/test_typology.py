@@ -18,20 +18,20 @@ from povguard.risk.typology import RiskTypology, default_naming_table
 
 _BASE = {
     "elderly_members": (0.3, 0.3),
-    "chronic_ill_members": (0.2, 0.3),
+    "illness_12m": (0.2, 0.3),
     "labour_members": (2.5, 0.4),
     "wage_share": (0.3, 0.05),
     "income_pc_12m": (9000.0, 800.0),
-    "village_disaster_share": (0.05, 0.03),
+    "disaster_12m": (0.05, 0.03),
 }
 _GROUPS = {
-    "elderly": (120, {"elderly_members": 2.0, "chronic_ill_members": 1.5, "labour_members": 0.2,
+    "elderly": (120, {"elderly_members": 2.0, "illness_12m": 1.5, "labour_members": 0.2,
                       "wage_share": 0.05}),
     "migrant": (150, {"wage_share": 0.8, "labour_members": 3.0}),
-    "disaster": (100, {"village_disaster_share": 0.5}),
+    "disaster": (100, {"disaster_12m": 0.5}),
 }  # fmt: skip
 _EXPECTED = {
-    "elderly": ("老年、慢性病、无劳动力", "elderly, chronic illness, no labour"),
+    "elderly": ("老年、患病、无劳动力", "elderly, illness, no labour"),
     "migrant": ("务工收入依赖", "migrant-income dependent"),
     "disaster": ("灾害冲击", "disaster-hit"),
 }
@@ -81,7 +81,7 @@ def test_names_known_groups(fitted: tuple[RiskTypology, pd.DataFrame, np.ndarray
     assert elderly.centroid["elderly_members"] == pytest.approx(2.0, abs=0.15)
     assert {f for f, _ in elderly.distinctive[:3]} == {
         "elderly_members",
-        "chronic_ill_members",
+        "illness_12m",
         "labour_members",
     }
 
@@ -120,8 +120,8 @@ def test_naming_fallbacks_and_given_k() -> None:
     }
     assert by_group["migrant"].name_zh.startswith("务工为主")
     assert by_group["migrant"].name_en.startswith("mainly wages")
-    assert by_group["disaster"].name_zh.startswith("village_disaster_share偏高")
-    assert by_group["disaster"].name_en.startswith("village_disaster_share high")
+    assert by_group["disaster"].name_zh.startswith("disaster_12m偏高")
+    assert by_group["disaster"].name_en.startswith("disaster_12m high")
     assert model.silhouette_scores_ == {}
     with pytest.raises(ConfigError):
         RiskTypology(n_clusters=2, n_bootstrap=0, naming={"profiles": [{"high": ["x0"]}]}).fit(
@@ -151,7 +151,7 @@ def test_most_specific_profile_wins_and_needs_all_its_features(
     z = dict(elderly.distinctive)
     # the broad profile alone would score higher (mean |z| of one feature) ...
     assert abs(z["labour_members"]) > np.mean(
-        [abs(z[f]) for f in ("elderly_members", "chronic_ill_members", "labour_members")]
+        [abs(z[f]) for f in ("elderly_members", "illness_12m", "labour_members")]
     )
     table = {
         "min_z": 0.5,
@@ -159,7 +159,7 @@ def test_most_specific_profile_wins_and_needs_all_its_features(
             {"name": {"zh": "缺劳力", "en": "short of labour"}, "low": ["labour_members"]},
             {
                 "name": {"zh": "老病无劳", "en": "old, ill, no labour"},
-                "high": ["elderly_members", "chronic_ill_members"],
+                "high": ["elderly_members", "illness_12m"],
                 "low": ["labour_members"],
             },
             {  # "absent_feature" is not in the table: never claimed

@@ -348,6 +348,45 @@ def demo_users(settings: Settings, console: Console) -> dict[str, str]:
     return passwords
 
 
+def demo_predictions(settings: Settings, console: Console) -> None:
+    """Train the risk model on the demo's months, activate it, predict the last month.
+
+    The last month's "预测预警" warnings are published beside its rule warnings; the
+    next ``povguard cycle`` adds them by itself (the model is active).
+    """
+    from povguard.errors import DataError
+    from povguard.risk.pipeline import predict_period, train_model
+    from povguard.risk.registry import LoadedModel, set_active
+
+    pack = load_policy(None)
+    engine = open_engine(settings.engine, settings.home)
+    try:
+        with console.status("训练风险预测模型 training the risk model"):
+            result = train_model(engine, pack, capacity=settings.risk_capacity, home=settings.home)
+        assert result.card is not None
+        set_active(result.card.id, settings.home)
+        loaded = LoadedModel(model=result.model, card=result.card)
+        periods = engine.fetch(engine.table("indicators").select("period").distinct())["period"]
+        period = max(periods.to_pylist())
+        warnings = predict_period(engine, loaded, period, pack, capacity=settings.risk_capacity)
+    except DataError as exc:
+        console.print(f"[yellow]风险预测模型未训练 risk model not trained:[/] {exc}")
+        return
+    finally:
+        engine.close()
+    sessions = _ops(settings)
+    with sessions() as session:
+        publish_warnings(session, period, warnings)
+    m = result.metrics
+    console.print(
+        f"风险预测 risk model {result.card.id}: 样本外 out of time AUC {m['auc']:.3f}, "
+        f"每村每月 {settings.risk_capacity} 户名单的召回率 recall at capacity "
+        f"{m['recall_at_capacity']:.3f} (规则 rules {m['rules_recall_at_capacity']:.3f}); "
+        f"{period} 预测预警 predicted warnings: "
+        f"{sum(k == 'prediction' for k in warnings['kind'].to_pylist()):,}"
+    )
+
+
 def run_demo(
     out: Path, households: int, months: int, seed: int, serve: bool, port: int, console: Console
 ) -> None:
@@ -368,6 +407,7 @@ def run_demo(
     settings = Settings(home=out / "data")
     code = run_periods(settings, twin / "feeds", None, twin / "registry", None, console)
     run_evaluation(settings, twin, None, None, as_json=False, fidelity=True)
+    demo_predictions(settings, console)
     if code:
         console.print("[yellow]some files could not be read; see above[/]")
     demo_users(settings, console)

@@ -7,11 +7,12 @@ push the risk *up* are described, largest first, each with a sentence from a sma
 data-driven table (``resources/risk/explanations.yaml``, or a mapping of the same
 shape passed as ``texts``)::
 
-    income_wage_change_3m = -0.6   ->  近 3 个月务工收入下降 60%
-                                       wage income fell 60% in the last 3 months
+    wage_pc_change_3 = -0.6   ->  近 3 个月人均务工收入下降 60%
+                                  wage income per member fell 60% in the last 3 months
 
-Features the table does not know get a generic sentence with the feature name and
-value; an unknown (missing) value gets "... needs verification".
+The built-in table describes every feature of :data:`FEATURE_COLUMNS` (a test checks
+it); features a custom table does not know get a generic sentence with the feature
+name and value, and an unknown (missing) value gets "... needs verification".
 """
 
 from __future__ import annotations

@@ -15,7 +15,9 @@ These are the plans behind ``povguard risk ...`` and the cycle's predict stage:
   beside the rule warnings, and :func:`predict_period` is the cycle stage that
   stores both;
 - :func:`monitor_period` is the monthly drift report (feature and score PSI, and
-  the calibration of earlier months whose outcome is now known).
+  the calibration of earlier months whose outcome is now known);
+- :func:`profile_period` sorts the month's monitored and at-risk households into
+  named risk profiles (store ``risk_profiles``, for assistance planning).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from povguard.risk.features import FEATURE_COLUMNS, build_features
 from povguard.risk.models import RiskClassifier
 from povguard.risk.registry import LoadedModel, ModelCard, save_model
 from povguard.risk.target import build_labels
+from povguard.risk.typology import RiskTypology, default_naming_table
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ log = logging.getLogger(__name__)
 PANEL_TABLE = "risk_panel"
 #: Engine table of every scored household-month (period-partitioned).
 SCORES_TABLE = "risk_scores"
+#: Engine table of the households' risk profiles (period-partitioned).
+PROFILES_TABLE = "risk_profiles"
 #: Warning kind and rule id of the model's warnings.
 PREDICTION_KIND = "prediction"
 PREDICTION_RULE = "risk_model"
@@ -629,3 +634,67 @@ def monitor_period(
     return drift_report(
         reference, X, scores, period=period, model_id=loaded.card.id, outcomes=outcomes
     )
+
+
+def profile_period(
+    engine: Engine,
+    period: str,
+    pack: PolicyPack | PackLibrary | None,
+    *,
+    n_clusters: int | None = None,
+    n_bootstrap: int = 20,
+    store: bool = True,
+) -> tuple[RiskTypology, pa.Table]:
+    """Cluster the month's monitored and at-risk households into named risk profiles.
+
+    The households are those registered as monitored (监测户) or with a ``risk``
+    warning this month; their features are the ones the naming table
+    (``resources/risk/typology.yaml``) can name (demographics, income structure,
+    costs, shocks, village context).
+
+    Parameters
+    ----------
+    engine : Engine
+        Analytics store after the period's cycle.
+    period : str
+        ``YYYY-MM``.
+    pack : PolicyPack or PackLibrary or None
+        Policy giving the monitoring line of the features.
+    n_clusters : int, optional
+        Number of profiles (default: chosen by silhouette).
+    n_bootstrap : int, default=20
+        Resamples of the stability score.
+    store : bool, default=True
+        Replace the period's rows of ``risk_profiles``.
+
+    Returns
+    -------
+    tuple[RiskTypology, pyarrow.Table]
+        The fitted typology (profiles, stability) and one row per household:
+        ``period``, ``household_id``, ``village_code``, ``cluster``,
+        ``profile_zh``, ``profile_en``.
+    """
+    frame = period_features(engine, period, pack)
+    chosen = (frame["monitored"].fillna(False).astype(bool)) | (frame["warn_risk"].fillna(0) > 0)
+    frame = frame[chosen.to_numpy()]
+    columns = [c for c in default_naming_table()["features"] if c in FEATURE_COLUMNS]
+    if len(frame) < 10:
+        raise DataError(
+            f"{period}: {len(frame)} monitored or at-risk households, too few to profile"
+        )
+    X = feature_matrix(frame, columns)
+    model = RiskTypology(n_clusters=n_clusters, n_bootstrap=n_bootstrap).fit(X)
+    labels = model.labels_
+    table = pa.Table.from_pydict(
+        {
+            "period": [period] * len(frame),
+            "household_id": frame["household_id"].tolist(),
+            "village_code": frame["village_code"].tolist(),
+            "cluster": pa.array(labels, pa.int64()),
+            "profile_zh": [model.profiles_[c].name_zh for c in labels],
+            "profile_en": [model.profiles_[c].name_en for c in labels],
+        }
+    )
+    if store:
+        engine.replace_period(PROFILES_TABLE, period, table)
+    return model, table

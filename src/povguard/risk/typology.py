@@ -5,7 +5,7 @@ with K-Means; the number of clusters is given or chosen by the silhouette score 
 a small range. Each cluster is named from its centroid's most distinctive features
 (in standard deviations from the mean) with a data-driven naming table
 (``resources/risk/typology.yaml``, or a mapping of the same shape), e.g.
-"老年、慢性病、无劳动力" / "elderly, chronic illness, no labour". Stability is the mean
+"老年、患病、无劳动力" / "elderly, illness, no labour". Stability is the mean
 adjusted Rand index between the clustering and clusterings of bootstrap resamples,
 compared on the households each resample contains.
 """
