@@ -20,37 +20,15 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from povguard.cycle import feed_periods, run_cycle
 from povguard.engine import DuckDBEngine
 from povguard.policy import load_pack
-from povguard.risk import (
-    ProxyMeansScore,
-    RiskClassifier,
-    RulesBaseline,
-    compare_models,
-    out_of_time_split,
-    panel_frame,
-    paper_models,
-)
+from povguard.risk import compare_models, out_of_time_split, panel_frame
+from povguard.risk.pipeline import comparison_models
 from povguard.synth import TwinConfig, generate_twin
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def _models(quick: bool) -> dict[str, Any]:
-    models: dict[str, Any] = {
-        "rules": RulesBaseline(),
-        "pmt": ProxyMeansScore(),
-        "default": RiskClassifier(),
-        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=0),
-    }
-    if not quick:
-        models |= paper_models()
-    return models
 
 
 def main() -> None:
@@ -87,7 +65,7 @@ def main() -> None:
     timings["panel_s"] = round(time.perf_counter() - t, 1)
     runs = []
     lines = [f"# Risk models, out of time ({args.name})", ""]
-    models = _models(args.quick)
+    models = comparison_models(paper=not args.quick)
     for label in args.labels:
         train, test = out_of_time_split(frame, args.cutoff, int(label[2:]))
         for k in args.k:

@@ -262,17 +262,8 @@ def evaluate_command(
     decision tree, random forest, SVM, naive Bayes and a small neural network):
     AUC, PR-AUC, Brier, recall at capacity and its ratio to the rules, fairness gaps.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from povguard.risk import (
-        ProxyMeansScore,
-        RulesBaseline,
-        compare_models,
-        out_of_time_split,
-        panel_frame,
-        paper_models,
-    )
-    from povguard.risk.pipeline import default_model
+    from povguard.risk import compare_models, out_of_time_split, panel_frame
+    from povguard.risk.pipeline import comparison_models
 
     lang = language()
     _check_period(cutoff, "--cutoff", lang)
@@ -281,14 +272,7 @@ def evaluate_command(
     if any(h < 1 for h in horizons) or any(k < 1 for k in ks):
         _fail("--horizon and --k must be >= 1", lang=lang)
     pack = _pack(pack_file, lang)
-    models: dict[str, Any] = {
-        "rules": RulesBaseline(),
-        "pmt": ProxyMeansScore(),
-        "default": default_model(),
-        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=0),
-    }
-    if all_models:
-        models |= paper_models()
+    models = comparison_models(paper=all_models)
     out = stdout_console()
     sections, runs = [], []
     with _store(home, engine, lang) as (_, store):

@@ -44,12 +44,10 @@ FAIRNESS_GROUPS: dict[str, str] = {
 }
 
 
-def _month(period: str) -> int:
-    return int(period[:4]) * 12 + int(period[5:7]) - 1
-
-
-def _period(month: int) -> str:
-    return f"{month // 12:04d}-{month % 12 + 1:02d}"
+def shift_period(period: str, months: int) -> str:
+    """The ``YYYY-MM`` period ``months`` after ``period`` (before it when negative)."""
+    m = int(period[:4]) * 12 + int(period[5:7]) - 1 + months
+    return f"{m // 12:04d}-{m % 12 + 1:02d}"
 
 
 def check_out_of_time(train: pd.DataFrame, test: pd.DataFrame, period: str = "period") -> None:
@@ -93,7 +91,7 @@ def out_of_time_split(
     """
     if horizon < 1:
         raise ValueError("horizon must be at least one month")
-    last_train = _period(_month(cutoff) - horizon)
+    last_train = shift_period(cutoff, -horizon)
     train = frame[frame[period] <= last_train]
     test = frame[frame[period] > cutoff]
     if test_end is not None:

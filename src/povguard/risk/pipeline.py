@@ -40,12 +40,12 @@ from povguard.engine import Engine
 from povguard.errors import ConfigError, DataError
 from povguard.policy import PackLibrary, PolicyPack
 from povguard.policy.screen import WARNING_SCHEMA, WARNINGS
-from povguard.risk.baselines import RulesBaseline
+from povguard.risk.baselines import ProxyMeansScore, RulesBaseline
 from povguard.risk.drift import DriftReport, drift_report, reference_distribution
-from povguard.risk.evaluate import compare_models, feature_matrix
+from povguard.risk.evaluate import compare_models, feature_matrix, shift_period
 from povguard.risk.explain import explain
 from povguard.risk.features import FEATURE_COLUMNS, build_features
-from povguard.risk.models import RiskClassifier
+from povguard.risk.models import RiskClassifier, paper_models
 from povguard.risk.registry import LoadedModel, ModelCard, save_model
 from povguard.risk.target import build_labels
 from povguard.risk.typology import RiskTypology, default_naming_table
@@ -79,14 +79,6 @@ SCORE_SCHEMA = pa.schema(
         ("factors", pa.string()),
     ]
 )
-
-
-def _month(period: str) -> int:
-    return int(period[:4]) * 12 + int(period[5:7]) - 1
-
-
-def _period(month: int) -> str:
-    return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
 def build_panel(
@@ -194,6 +186,32 @@ def default_model() -> RiskClassifier:
     return RiskClassifier()
 
 
+def comparison_models(paper: bool = False) -> dict[str, Any]:
+    """The models of the out-of-time comparison, by name (unfitted).
+
+    Parameters
+    ----------
+    paper : bool, default=False
+        Add the paper's algorithms (:func:`~povguard.risk.models.paper_models`).
+
+    Returns
+    -------
+    dict[str, estimator]
+        ``rules`` (the baseline), ``pmt``, ``default``, ``hist_gradient_boosting`` and,
+        with ``paper``, logistic regression, decision tree, random forest, SVM, naive
+        Bayes and a neural network.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    models: dict[str, Any] = {
+        "rules": RulesBaseline(),
+        "pmt": ProxyMeansScore(),
+        "default": default_model(),
+        "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=0),
+    }
+    return models | paper_models() if paper else models
+
+
 @dataclass
 class TrainResult:
     """What :func:`train_model` did.
@@ -262,6 +280,8 @@ def train_model(
         Last month the training may see (default: the last month of the store).
     holdout_months : int, default=6
         Labelled months held out for the out-of-time evaluation (0: none, fit on all).
+        The held-out months are fetched whole (capacity lists need every household),
+        so at national scale hold out fewer months or evaluate per province.
     capacity : int, default=2
         Households per village and month on the lists (recall at capacity).
     max_negatives : int, default=1_000_000
@@ -295,9 +315,9 @@ def train_model(
     if not periods:
         raise DataError("no household-months to train on: run the monthly cycles first")
     cutoff = cutoff or periods[-1]
-    labelled_end = _period(_month(cutoff) - horizon)
-    split = _period(_month(labelled_end) - holdout_months)
-    train_end = _period(_month(split) - horizon) if holdout_months else labelled_end
+    labelled_end = shift_period(cutoff, -horizon)
+    split = shift_period(labelled_end, -holdout_months)
+    train_end = shift_period(split, -horizon) if holdout_months else labelled_end
     if train_end < periods[0]:
         raise DataError(
             f"too few months to train: labels of {label} are known up to {labelled_end}, and "
@@ -313,7 +333,9 @@ def train_model(
     report = None
     t0 = time.perf_counter()
     if holdout_months:
-        test, _ = training_sample(engine, label, _period(_month(split) + 1), labelled_end)
+        # never sampled: a capacity list needs every household of its village and month
+        first_test = shift_period(split, 1)
+        test, _ = training_sample(engine, label, first_test, labelled_end, max_negatives=2**62)
         report = compare_models(
             train,
             test,
@@ -352,7 +374,7 @@ def train_model(
         "label": label,
         "cutoff": cutoff,
         "train_periods": [str(train["period"].min()), train_end],
-        "test_periods": [_period(_month(split) + 1), labelled_end] if holdout_months else [],
+        "test_periods": [shift_period(split, 1), labelled_end] if holdout_months else [],
         "capacity": capacity,
         "negative_rate": rate,
         "train_rows": len(train),
@@ -620,14 +642,15 @@ def monitor_period(
     scores = np.asarray(loaded.model.predict_proba(X)[:, 1], dtype=np.float64)
     h = loaded.card.horizon_months
     outcomes = None
-    last_known = _period(_month(period) - h)
+    last_known = shift_period(period, -h)
     if engine.exists(SCORES_TABLE):
         s = engine.table(SCORES_TABLE)
         s = s.filter((s.model_id == loaded.card.id) & (s.period <= last_known) & ~s.at_risk_now)
         past = engine.fetch(s.select("period", "household_id", "score")).to_pandas()
         if not past.empty:
-            first = _month(str(past["period"].min()))
-            wanted = [_period(m) for m in range(first, _month(period) + 1)]
+            wanted = [str(past["period"].min())]
+            while wanted[-1] < period:
+                wanted.append(shift_period(wanted[-1], 1))
             labels = engine.fetch(build_labels(engine, pack, [h], periods=wanted)).to_pandas()
             labels = labels.rename(columns={f"y_{h}": "y"})[["period", "household_id", "y"]]
             outcomes = past.merge(labels, on=["period", "household_id"], how="inner")
