@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,3 +214,37 @@ def test_cycle_adds_the_active_models_warnings(twin: Path) -> None:
     predicted = kinds[kinds["kind"] == PREDICTION_KIND]
     assert len(predicted) > 0 and (predicted["rule_version"] == "cycle-1").all()
     assert (kinds["kind"] == "risk").any()
+
+
+@pytest.mark.spark
+def test_panel_sample_and_scores_on_spark(engine: DuckDBEngine, tmp_path: Path) -> None:
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java (install a JDK 17+)")
+    from povguard.engine.spark import SparkEngine
+
+    spark = SparkEngine()
+    for name in ("indicators", "warnings", "raw_income_survey", "links", "registry_persons",
+                 "regions"):  # fmt: skip
+        spark.replace_table(name, engine.fetch(engine.table(name)))
+    pack = load_policy(None)
+    assert build_panel(spark, pack) == engine.count(engine.table("risk_panel"))
+    duck, _ = training_sample(engine, "y_3", None, "2025-12")
+    other, _ = training_sample(spark, "y_3", None, "2025-12")
+    keys = ["household_id", "period"]
+    pd.testing.assert_frame_equal(
+        duck[[*keys, "y_3", "income_line_ratio", "wage_pc_change_3"]],
+        other[[*keys, "y_3", "income_line_ratio", "wage_pc_change_3"]],
+        check_dtype=False,
+    )
+    # the hash sample differs by engine; both keep every positive at the same rate
+    _, duck_rate = training_sample(engine, "y_3", None, "2025-12", max_negatives=3000)
+    sampled, spark_rate = training_sample(spark, "y_3", None, "2025-12", max_negatives=3000)
+    assert spark_rate == pytest.approx(duck_rate)
+    assert int((sampled["y_3"] == 1).sum()) == int((duck["y_3"] == 1).sum())
+    result = train_model(engine, pack, holdout_months=0, build=False, home=tmp_path, model_id="s")
+    loaded = load_model("s", tmp_path)
+    a = score_period(engine, loaded, LAST, pack, store=False).to_pandas()
+    b = score_period(spark, loaded, LAST, pack, store=False).to_pandas()
+    assert result.card is not None
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-9)
+    assert a["listed"].tolist() == b["listed"].tolist()
