@@ -217,6 +217,12 @@ def test_drift_report_flags_the_shifted_feature() -> None:
     assert report.score_psi == pytest.approx(psi(ref["columns"]["score"], scores))
     assert report.score_psi < PSI_MODERATE
     assert report.status() == "major"
+    # a feature expected to shift (seasonal, set by policy) is shown, not counted
+    exempt = drift_report(ref, current, scores, period="2025-03", model_id="m1", exempt=["income"])
+    by = exempt.features.set_index("feature")
+    assert by.loc["income", "status"] == "exempt" and by.loc["income", "psi"] > PSI_MAJOR
+    assert exempt.status() == "stable"
+    assert "不计入" in exempt.to_markdown("zh") and "not counted" in exempt.to_markdown("en")
 
 
 def test_drift_report_stable_month_and_shifted_scores() -> None:

@@ -24,7 +24,7 @@ shift (retrain or find the data problem).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "stable": "稳定",
         "moderate": "中度偏移",
         "major": "严重偏移",
+        "exempt": "不计入（季节或政策）",
         "sep": "，",
         "colon": "：",
         "open": "（",
@@ -112,6 +113,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "stable": "stable",
         "moderate": "moderate shift",
         "major": "major shift",
+        "exempt": "not counted (seasonal or policy)",
         "sep": ", ",
         "colon": ": ",
         "open": " (",
@@ -354,8 +356,12 @@ class DriftReport:
     calibration_summary: dict[str, Any] = field(default_factory=dict)
 
     def status(self) -> str:
-        """``"major"``, ``"moderate"`` or ``"stable"``: the worst PSI of features and scores."""
-        values = [float(v) for v in self.features["psi"]] + [float(self.score_psi)]
+        """``"major"``, ``"moderate"`` or ``"stable"``: the worst PSI of features and scores.
+
+        Exempt features (seasonal or set by policy) are shown but not counted.
+        """
+        counted = self.features[self.features["status"] != "exempt"]
+        values = [float(v) for v in counted["psi"]] + [float(self.score_psi)]
         worst = max((v for v in values if not math.isnan(v)), default=0.0)
         return _status(worst)
 
@@ -517,6 +523,7 @@ def drift_report(
     model_id: str,
     outcomes: pd.DataFrame | None = None,
     bins: int = 10,
+    exempt: Sequence[str] = (),
 ) -> DriftReport:
     """The drift report of one month.
 
@@ -543,6 +550,10 @@ def drift_report(
     bins:
         Quantile bins of the scores for the calibration table (at most; empty bins
         are dropped).
+    exempt:
+        Features expected to shift (the calendar month, a line set by policy): their
+        PSI is reported with status ``"exempt"`` and does not count in
+        :meth:`DriftReport.status`.
 
     Returns
     -------
@@ -579,7 +590,7 @@ def drift_report(
                 "psi": value,
                 "null_share_reference": null_share,
                 "null_share_now": float(np.isnan(v).mean()),
-                "status": _status(value),
+                "status": "exempt" if name in exempt else _status(value),
             }
         )
     features = (

@@ -61,6 +61,9 @@ PROFILES_TABLE = "risk_profiles"
 #: Warning kind and rule id of the model's warnings.
 PREDICTION_KIND = "prediction"
 PREDICTION_RULE = "risk_model"
+#: Features expected to shift, reported by the drift monitor but not counted: the
+#: calendar month (seasonal by design) and the monitoring line (set by policy each year).
+DRIFT_EXEMPT = ("calendar_month", "monitoring_line")
 #: Households a village can visit per month, by default.
 DEFAULT_CAPACITY = 2
 
@@ -655,7 +658,13 @@ def monitor_period(
             labels = labels.rename(columns={f"y_{h}": "y"})[["period", "household_id", "y"]]
             outcomes = past.merge(labels, on=["period", "household_id"], how="inner")
     return drift_report(
-        reference, X, scores, period=period, model_id=loaded.card.id, outcomes=outcomes
+        reference,
+        X,
+        scores,
+        period=period,
+        model_id=loaded.card.id,
+        outcomes=outcomes,
+        exempt=DRIFT_EXEMPT,
     )
 
 
