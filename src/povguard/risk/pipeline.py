@@ -64,6 +64,8 @@ PREDICTION_RULE = "risk_model"
 #: Features expected to shift, reported by the drift monitor but not counted: the
 #: calendar month (seasonal by design) and the monitoring line (set by policy each year).
 DRIFT_EXEMPT = ("calendar_month", "monitoring_line")
+#: Training rows the drift reference is computed from (a fixed-seed subsample).
+REFERENCE_ROWS = 200_000
 #: Households a village can visit per month, by default.
 DEFAULT_CAPACITY = 2
 
@@ -232,7 +234,8 @@ class TrainResult:
     report : ModelReport or None
         The comparison with the rules-only baseline on the held-out months.
     timings : dict[str, float]
-        Seconds spent per step (``panel``, ``sample``, ``fit``, ``evaluate``, ``save``).
+        Seconds per step: ``panel``, ``sample``, ``fit`` (or ``fit_and_evaluate`` with
+        a holdout), ``reference`` (the drift reference) and ``save``.
     details : dict[str, Any]
         Training periods, sampling rate, rows and positives (kept on the card).
     """
@@ -359,20 +362,30 @@ def train_model(
             "fairness_flags": float(row["fairness_flags"]),
         }
         features = [c for c in FEATURE_COLUMNS if c not in report.split["unknown_features"]]
+        X_train = feature_matrix(train, features)
         timings["fit_and_evaluate"] = time.perf_counter() - t0
     else:
         X = feature_matrix(train)
         features = [c for c in X.columns if not X[c].isna().all()]
+        X_train = X[features]
         model = clone(estimator)
         y, w = train[label].to_numpy(dtype=np.int64), train["weight"].to_numpy()
         if has_fit_parameter(model, "sample_weight"):
-            model.fit(X[features], y, sample_weight=w)
+            model.fit(X_train, y, sample_weight=w)
         else:
-            model.fit(X[features], y)
+            model.fit(X_train, y)
         timings["fit"] = time.perf_counter() - t0
-    X_train = feature_matrix(train, features)
-    scores = np.asarray(model.predict_proba(X_train)[:, 1], dtype=np.float64)
-    weights = train["weight"].to_numpy(dtype=np.float64)
+    t0 = time.perf_counter()
+    # the drift reference: weighted distributions of features and scores, from at most
+    # REFERENCE_ROWS training rows (a fixed-seed subsample; deciles need no more)
+    rows = np.arange(len(train))
+    if len(rows) > REFERENCE_ROWS:
+        rows = np.sort(np.random.default_rng(seed).choice(rows, REFERENCE_ROWS, replace=False))
+    sub = X_train.iloc[rows]
+    scores = np.asarray(model.predict_proba(sub)[:, 1], dtype=np.float64)
+    weights = train["weight"].to_numpy(dtype=np.float64)[rows]
+    reference = reference_distribution(sub.assign(score=scores), weights)
+    timings["reference"] = time.perf_counter() - t0
     details: dict[str, Any] = {
         "label": label,
         "cutoff": cutoff,
@@ -382,7 +395,7 @@ def train_model(
         "negative_rate": rate,
         "train_rows": len(train),
         "train_positives": int((train[label] == 1).sum()),
-        "reference": reference_distribution(X_train.assign(score=scores), weights),
+        "reference": reference,
     }
     if report is not None:
         details["holdout_table"] = report.table.reset_index().to_dict(orient="records")
