@@ -180,8 +180,10 @@ def cycle(
 ) -> None:
     """运行月度监测 / Run the monthly cycle: ingest, link, quality, indicators, screen.
 
-    Exit codes: 0 all files loaded; 1 finished but some files could not be read
-    (reported by name); 2 bad arguments or configuration.
+    With an active risk model (``povguard risk activate``) a predict stage adds its
+    预测预警 warnings beside the rules'. Exit codes: 0 all files loaded; 1 finished but
+    some files could not be read (reported by name); 2 bad arguments or configuration
+    (e.g. an active risk model that cannot be loaded).
     """
     from povguard.cycle.driver import run_periods
 

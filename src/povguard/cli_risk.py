@@ -193,6 +193,8 @@ def train_command(
         _fail("--horizon and --max-negatives must be >= 1 and --holdout >= 0", lang=lang)
     pack = _pack(pack_file, lang)
     out = stdout_console()
+    if capacity is not None and capacity < 1:
+        _fail("--capacity must be >= 1", lang=lang)
     with _store(home, engine, lang) as (settings, store):
         k = capacity or settings.risk_capacity
         try:
@@ -284,8 +286,11 @@ def evaluate_command(
             except ValueError as exc:
                 _fail(str(exc), lang=lang)
             for k in ks:
-                with out.status(_text(lang, "comparing", label=f"y_{h}", k=k)):
-                    report = compare_models(train, test, models, label=f"y_{h}", k=k)
+                try:
+                    with out.status(_text(lang, "comparing", label=f"y_{h}", k=k)):
+                        report = compare_models(train, test, models, label=f"y_{h}", k=k)
+                except ValueError as exc:  # e.g. no test month with a known outcome
+                    _fail(f"y_{h}: {exc}", lang=lang)
                 sections.append(report.to_markdown())
                 out.print(sections[-1], markup=False)
                 out.print()
@@ -338,7 +343,7 @@ def score_command(
     pack = _pack(pack_file, lang)
     with _store(home, engine, lang) as (settings, store):
         loaded = _load(model_id, settings.home, lang)
-        k = capacity or settings.risk_capacity
+        k = capacity if capacity is not None else settings.risk_capacity
         if k < 1:
             _fail("--capacity must be >= 1", lang=lang)
         try:

@@ -114,13 +114,26 @@ def run_periods(
 
 
 def _active_risk_model(settings: Settings) -> Any:
-    """The registry's active risk model (``povguard risk activate``), or None."""
-    if not (settings.home / "models").is_dir():
-        return None
-    from povguard.risk.registry import active_model, load_model
+    """The registry's active risk model (``povguard risk activate``), or None.
 
-    model_id = active_model(settings.home)
-    return None if model_id is None else load_model(model_id, settings.home)
+    Raises
+    ------
+    ConfigError
+        If the active model cannot be loaded (exit code 2, before any stage runs).
+    """
+    from povguard.errors import DataError, NotFoundError
+    from povguard.risk.registry import active_model, load_model, models_dir
+
+    if not models_dir(settings.home).is_dir():
+        return None
+    try:
+        model_id = active_model(settings.home)
+        return None if model_id is None else load_model(model_id, settings.home)
+    except (DataError, NotFoundError) as exc:
+        raise ConfigError(
+            f"the active risk model cannot be loaded: {exc}; train another one or run "
+            "povguard risk deactivate"
+        ) from exc
 
 
 def _link_decisions(session: Any) -> dict[str, str]:
@@ -364,11 +377,11 @@ def demo_predictions(settings: Settings, console: Console) -> None:
         with console.status("训练风险预测模型 training the risk model"):
             result = train_model(engine, pack, capacity=settings.risk_capacity, home=settings.home)
         assert result.card is not None
-        set_active(result.card.id, settings.home)
         loaded = LoadedModel(model=result.model, card=result.card)
         periods = engine.fetch(engine.table("indicators").select("period").distinct())["period"]
         period = max(periods.to_pylist())
         warnings = predict_period(engine, loaded, period, pack, capacity=settings.risk_capacity)
+        set_active(result.card.id, settings.home)
     except DataError as exc:
         console.print(f"[yellow]风险预测模型未训练 risk model not trained:[/] {exc}")
         return
@@ -377,11 +390,12 @@ def demo_predictions(settings: Settings, console: Console) -> None:
     sessions = _ops(settings)
     with sessions() as session:
         publish_warnings(session, period, warnings)
-    m = result.metrics
+    m = {k: result.metrics.get(k, float("nan")) for k in ("auc", "recall_at_capacity")}
+    rules = result.metrics.get("rules_recall_at_capacity", float("nan"))
     console.print(
         f"风险预测 risk model {result.card.id}: 样本外 out of time AUC {m['auc']:.3f}, "
         f"每村每月 {settings.risk_capacity} 户名单的召回率 recall at capacity "
-        f"{m['recall_at_capacity']:.3f} (规则 rules {m['rules_recall_at_capacity']:.3f}); "
+        f"{m['recall_at_capacity']:.3f} (规则 rules {rules:.3f}); "
         f"{period} 预测预警 predicted warnings: "
         f"{sum(k == 'prediction' for k in warnings['kind'].to_pylist()):,}"
     )

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from povguard.engine import Engine
-from povguard.errors import ConfigError
+from povguard.errors import ConfigError, DataError
 from povguard.indicators import build_indicators
 from povguard.ingest import (
     IngestReport,
@@ -157,7 +157,9 @@ def run_cycle(
     risk_model:
         A saved risk model: the predict stage adds its "预测预警" warnings (the top
         ``risk_capacity`` households of each village not already at risk) beside the
-        rule warnings. None: no predict stage.
+        rule warnings. None: no predict stage. A predict stage that fails (e.g. the
+        model's features are no longer built) is logged and recorded in its stage
+        detail; the period's rule warnings are kept.
     risk_capacity:
         Households per village the model lists each month.
     """
@@ -198,9 +200,13 @@ def run_cycle(
         from povguard.risk.pipeline import predict_period  # scikit-learn only when used
 
         model = risk_model
-        warnings = stage(
-            "predict",
-            lambda: predict_period(engine, model, period, pack, capacity=risk_capacity),
-            lambda t: t.num_rows,
-        )
+        try:
+            warnings = stage(
+                "predict",
+                lambda: predict_period(engine, model, period, pack, capacity=risk_capacity),
+                lambda t: t.num_rows,
+            )
+        except (ConfigError, DataError) as exc:  # the rules' warnings still go out
+            log.error("%s predict: %s", period, exc)
+            stages.append(StageResult("predict", 0.0, 0, {"error": str(exc)}))
     return CycleResult(period=period, stages=stages, ingest=report, warnings=warnings)

@@ -28,6 +28,7 @@ from povguard.engine import Engine
 from povguard.evaluate.fidelity import clean_run, judge_against_truth
 from povguard.evaluate.scores import score
 from povguard.policy import PackLibrary, PolicyPack
+from povguard.policy.screen import PREDICTION_KIND
 
 Key = tuple[str, str]  # (period, household_id)
 
@@ -59,10 +60,11 @@ def _warning_sets(engine: Engine, periods: list[str]) -> dict[str, set[Any]]:
         key = (r["period"], r["household_id"])
         if r["kind"] == "risk":
             out["risk"].add(key)
+        if r["kind"] == PREDICTION_KIND:
+            continue  # the risk model's warnings: measured by povguard risk, not here
         if r["kind"] != "ineligibility":
             out["clues"].add(key)
-        if r["kind"] != "prediction":  # the risk model's warnings are not a rule's
-            out["rules"].add((r["period"], r["household_id"], r["rule_id"]))
+        out["rules"].add((r["period"], r["household_id"], r["rule_id"]))
     return out
 
 

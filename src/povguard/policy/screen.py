@@ -31,6 +31,9 @@ from povguard.policy.expr import (
 from povguard.policy.pack import PackLibrary, PolicyPack, Rule, Trigger, template_fields
 
 WARNINGS = "warnings"
+#: Kind of the risk model's warnings (预测预警), written beside the rules' by the
+#: cycle's predict stage (:mod:`povguard.risk.pipeline`); never a rule's kind.
+PREDICTION_KIND = "prediction"
 WARNING_SCHEMA = pa.schema(
     [
         ("period", pa.string()),

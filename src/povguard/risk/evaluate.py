@@ -33,6 +33,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, recall_score, roc_auc_score
 from sklearn.utils.validation import has_fit_parameter
 
+from povguard.errors import DataError
 from povguard.risk.features import FEATURE_COLUMNS
 
 #: Fairness attributes: report name -> column of the evaluation frame.
@@ -153,7 +154,19 @@ def recall_at_capacity(
 
 
 def feature_matrix(frame: pd.DataFrame, features: Sequence[str] = FEATURE_COLUMNS) -> pd.DataFrame:
-    """The feature columns as floats (booleans 0/1, unknown NaN)."""
+    """The feature columns as floats (booleans 0/1, unknown NaN).
+
+    Raises
+    ------
+    DataError
+        If a feature column is missing from ``frame``.
+    """
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{len(missing)} feature columns missing ({', '.join(missing[:5])}): the model "
+            "was trained on other features; train it again"
+        )
     return pd.DataFrame(
         {c: pd.to_numeric(frame[c].astype("float64"), errors="coerce") for c in features},
         index=frame.index,
@@ -436,15 +449,27 @@ def panel_frame(
         :data:`~povguard.risk.features.KEY_COLUMNS`, the features, the group columns,
         ``risk_now`` and ``y_<h>``; one row per household-month.
     """
+    frame: pd.DataFrame = engine.fetch(panel_table(engine, pack, horizons, periods)).to_pandas()
+    return frame.sort_values(["period", "household_id"], ignore_index=True)
+
+
+def panel_table(
+    engine: Any,
+    pack: Any,
+    horizons: Sequence[int] = (3, 6),
+    periods: Sequence[str] | None = None,
+) -> Any:
+    """The features of every household-month joined with its labels (an Ibis table).
+
+    Parameters are those of :func:`panel_frame`; nothing is executed.
+    """
     from povguard.risk.features import build_features
     from povguard.risk.target import build_labels
 
     features = build_features(engine, periods, pack=pack)
     labels = build_labels(engine, pack, horizons, periods=periods)
     labels = labels.rename(l_household="household_id", l_period="period")
-    joined = features.join(
+    return features.join(
         labels,
         (features.household_id == labels.l_household) & (features.period == labels.l_period),
     ).drop("l_household", "l_period")
-    frame: pd.DataFrame = engine.fetch(joined).to_pandas()
-    return frame.sort_values(["period", "household_id"], ignore_index=True)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,10 +40,10 @@ from sklearn.utils.validation import has_fit_parameter
 from povguard.engine import Engine
 from povguard.errors import ConfigError, DataError
 from povguard.policy import PackLibrary, PolicyPack
-from povguard.policy.screen import WARNING_SCHEMA, WARNINGS
+from povguard.policy.screen import PREDICTION_KIND, WARNING_SCHEMA, WARNINGS
 from povguard.risk.baselines import ProxyMeansScore, RulesBaseline
 from povguard.risk.drift import DriftReport, drift_report, reference_distribution
-from povguard.risk.evaluate import compare_models, feature_matrix, shift_period
+from povguard.risk.evaluate import compare_models, feature_matrix, panel_table, shift_period
 from povguard.risk.explain import explain
 from povguard.risk.features import FEATURE_COLUMNS, build_features
 from povguard.risk.models import RiskClassifier, paper_models
@@ -58,8 +59,7 @@ PANEL_TABLE = "risk_panel"
 SCORES_TABLE = "risk_scores"
 #: Engine table of the households' risk profiles (period-partitioned).
 PROFILES_TABLE = "risk_profiles"
-#: Warning kind and rule id of the model's warnings.
-PREDICTION_KIND = "prediction"
+#: Rule id of the model's warnings (their kind is ``PREDICTION_KIND``).
 PREDICTION_RULE = "risk_model"
 #: Features expected to shift, reported by the drift monitor but not counted: the
 #: calendar month (seasonal by design) and the monitoring line (set by policy each year).
@@ -111,14 +111,7 @@ def build_panel(
     int
         Rows written.
     """
-    features = build_features(engine, periods, pack=pack)
-    labels = build_labels(engine, pack, horizons, periods=periods)
-    labels = labels.rename(l_household="household_id", l_period="period")
-    joined = features.join(
-        labels,
-        (features.household_id == labels.l_household) & (features.period == labels.l_period),
-    ).drop("l_household", "l_period")
-    return engine.replace_table(PANEL_TABLE, joined)
+    return engine.replace_table(PANEL_TABLE, panel_table(engine, pack, horizons, periods))
 
 
 def panel_periods(engine: Engine) -> list[str]:
@@ -137,6 +130,7 @@ def training_sample(
     *,
     max_negatives: int = 1_000_000,
     seed: int = 0,
+    sample: bool = True,
 ) -> tuple[pd.DataFrame, float]:
     """The labelled rows of ``risk_panel`` from ``first`` to ``last`` with sampled negatives.
 
@@ -157,6 +151,9 @@ def training_sample(
         Expected number of negatives kept.
     seed : int, default=0
         Seed of the negative sample.
+    sample : bool, default=True
+        False: keep every negative (e.g. for evaluation, where a capacity list needs
+        every household of its village and month).
 
     Returns
     -------
@@ -177,10 +174,12 @@ def training_sample(
     ).to_pylist()[0]
     positives, rows = int(counts["positives"] or 0), int(counts["rows"] or 0)
     negatives = rows - positives
-    rate = 1.0 if negatives <= max_negatives else max_negatives / negatives
-    if rate < 1.0:
+    rate = 1.0
+    if sample and negatives > max_negatives:  # keep buckets < kept of 1,000,000 (at least one)
+        kept = max(1, round(max_negatives / negatives * 1_000_000))
+        rate = kept / 1_000_000
         bucket = (t.household_id.concat("|", t.period, f"|{seed}").hash() % 1_000_000).abs()
-        t = t.filter((t[label] == 1) | (bucket < int(rate * 1_000_000)))
+        t = t.filter((t[label] == 1) | (bucket < kept))
     frame: pd.DataFrame = engine.fetch(t).to_pandas()
     frame["weight"] = np.where(frame[label] == 1, 1.0, 1.0 / rate)
     return frame.sort_values(["period", "household_id"], ignore_index=True), rate
@@ -321,6 +320,8 @@ def train_model(
     if not periods:
         raise DataError("no household-months to train on: run the monthly cycles first")
     cutoff = cutoff or periods[-1]
+    if cutoff > periods[-1]:
+        raise DataError(f"cutoff {cutoff} is after the last month of the store ({periods[-1]})")
     labelled_end = shift_period(cutoff, -horizon)
     split = shift_period(labelled_end, -holdout_months)
     train_end = shift_period(split, -horizon) if holdout_months else labelled_end
@@ -330,7 +331,9 @@ def train_model(
             f"{holdout_months} held-out months leave no training month from {periods[0]}"
         )
     t0 = time.perf_counter()
-    train, rate = training_sample(engine, label, None, train_end, max_negatives=max_negatives)
+    train, rate = training_sample(
+        engine, label, None, train_end, max_negatives=max_negatives, seed=seed
+    )
     timings["sample"] = time.perf_counter() - t0
     if int((train[label] == 1).sum()) == 0:
         raise DataError(f"no household entered at-risk status in {periods[0]}..{train_end}")
@@ -341,7 +344,9 @@ def train_model(
     if holdout_months:
         # never sampled: a capacity list needs every household of its village and month
         first_test = shift_period(split, 1)
-        test, _ = training_sample(engine, label, first_test, labelled_end, max_negatives=2**62)
+        test, _ = training_sample(engine, label, first_test, labelled_end, sample=False)
+        if test.empty:
+            raise DataError(f"no labelled household-months in {first_test}..{labelled_end}")
         report = compare_models(
             train,
             test,
@@ -361,6 +366,8 @@ def train_model(
             "ratio_to_rules": float(row["ratio_to_baseline"]),
             "fairness_flags": float(row["fairness_flags"]),
         }
+        # undefined metrics (e.g. AUC without a positive) are left out, not NaN
+        metrics = {k: v for k, v in metrics.items() if math.isfinite(v)}
         features = [c for c in FEATURE_COLUMNS if c not in report.split["unknown_features"]]
         X_train = feature_matrix(train, features)
         timings["fit_and_evaluate"] = time.perf_counter() - t0
@@ -654,14 +661,24 @@ def monitor_period(
     if not reference:
         raise DataError(f"model {loaded.card.id!r} has no drift reference on its card")
     frame = period_features(engine, period, pack)
+    # the population the model was trained on and ranks: households not at risk now
+    frame = frame[(frame["warn_risk"].fillna(0) == 0).to_numpy()]
+    if frame.empty:
+        raise DataError(f"{period}: every household is at risk; nothing to monitor")
     X = feature_matrix(frame, loaded.card.features)
     scores = np.asarray(loaded.model.predict_proba(X)[:, 1], dtype=np.float64)
     h = loaded.card.horizon_months
     outcomes = None
     last_known = shift_period(period, -h)
+    trained = loaded.card.details.get("train_periods") or [None, ""]
     if engine.exists(SCORES_TABLE):
         s = engine.table(SCORES_TABLE)
-        s = s.filter((s.model_id == loaded.card.id) & (s.period <= last_known) & ~s.at_risk_now)
+        s = s.filter(
+            (s.model_id == loaded.card.id)
+            & (s.period <= last_known)
+            & (s.period > trained[1])  # out of sample only
+            & ~s.at_risk_now
+        )
         past = engine.fetch(s.select("period", "household_id", "score")).to_pandas()
         if not past.empty:
             wanted = [str(past["period"].min())]

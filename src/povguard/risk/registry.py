@@ -151,7 +151,9 @@ class LoadedModel:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, Mapping):
@@ -424,7 +426,7 @@ def load_model(
     if _file_sha256(path) != card.model_sha256:
         raise DataError(f"model {model_id!r}: {_MODEL_FILE} does not match its card's SHA-256")
     bundle = joblib.load(path)
-    embedded = dict(bundle["card"])
+    embedded = asdict(ModelCard.from_mapping(bundle["card"]))  # fields added since: defaults
     written = asdict(card)
     written.pop("model_sha256")
     embedded.pop("model_sha256", None)
@@ -494,14 +496,15 @@ def set_active(model_id: str | None, home: Path | str | None = None) -> None:
     ------
     NotFoundError
         If there is no such model.
+    DataError
+        If the model does not load (see :func:`load_model`).
     """
     root = models_dir(home)
     path = root / _ACTIVE_FILE
     if model_id is None:
         path.unlink(missing_ok=True)
         return
-    if not (root / _check_id(model_id) / _CARD_FILE).is_file():
-        raise NotFoundError(f"no model {model_id!r} in {root}")
+    load_model(model_id, home)  # refuse a model that does not load
     tmp = root / f".{_ACTIVE_FILE}.{uuid.uuid4().hex}"
     tmp.write_text(json.dumps({"id": model_id}) + "\n", encoding="utf-8")
     os.replace(tmp, path)

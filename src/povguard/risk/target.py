@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from povguard.engine import Engine
 from povguard.policy import PackLibrary, PolicyPack, screen_period
+from povguard.policy.screen import PREDICTION_KIND
 from povguard.risk.features import month_number
 
 RISK_FLAG_SCHEMA = pa.schema([("period", pa.string()), ("household_id", pa.string())])
@@ -61,7 +62,7 @@ def risk_flags(
     stored: dict[str, set[str]] = {}
     if use_stored and engine.exists("warnings"):
         w = engine.table("warnings")
-        w = w.filter(w.kind != "prediction")  # the risk model's warnings: not the screen's
+        w = w.filter(w.kind != PREDICTION_KIND)  # the risk model's warnings: not the screen's
         versions = w.group_by("period", "rule_version").aggregate(n=w.count())
         for r in engine.fetch(versions).to_pylist():
             stored.setdefault(r["period"], set()).add(r["rule_version"])
