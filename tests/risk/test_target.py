@@ -100,5 +100,15 @@ def test_gaps_in_the_panel_and_horizon_checks() -> None:
     got = _labels(labels_from_flags(panel, flags, horizons=(1, 3)), engine)
     assert [got[("C", p)]["y_1"] for p in ("2025-01", "2025-02", "2025-04")] == [0, 0, 1]
     assert [got[("C", p)]["y_3"] for p in ("2025-01", "2025-02", "2025-04")] == [0, 1, None]
+    # D leaves the panel after February: its outcome 3 months on is unknown, not "no risk"
+    panel = ibis.memtable(
+        {
+            "household_id": ["C", "C", "C", "C", "D", "D"],
+            "period": ["2025-01", "2025-02", "2025-05", "2025-06", "2025-01", "2025-02"],
+        }
+    )
+    got = _labels(labels_from_flags(panel, flags, horizons=(1, 3)), engine)
+    assert got[("D", "2025-01")]["y_1"] == 0 and got[("D", "2025-01")]["y_3"] is None
+    assert got[("D", "2025-02")]["y_1"] is None and got[("C", "2025-02")]["y_3"] == 1
     with pytest.raises(ValueError, match="horizons"):
         build_labels(engine, load_pack(), horizons=(0,))

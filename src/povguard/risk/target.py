@@ -114,11 +114,13 @@ def labels_from_flags(
     j = j.select("household_id", "period", risk=j.f_risk.fill_null(0).cast("int64"))
     j = j.mutate(t=month_number(j.period))
     last = month_number(ibis.literal(last_period)) if last_period is not None else j.t.max().over()
+    # a household that leaves the panel (moved away, dissolved) before t + h: unknown
+    seen = j.t.max().over(ibis.window(group_by="household_id"))
     cols: dict[str, Any] = {}
     for h in horizons:
         w = ibis.window(group_by="household_id", order_by="t", range=(1, h))
         ahead = j.risk.max().over(w).fill_null(0)
-        known = (j.t + h <= last) & (j.risk == 0)
+        known = (j.t + h <= last) & (j.t + h <= seen) & (j.risk == 0)
         cols[f"y_{h}"] = ibis.ifelse(known, ahead, ibis.null("int64"))
     j = j.mutate(**cols)
     return j.select("household_id", "period", risk_now=j.risk == 1, **{c: c for c in cols})
