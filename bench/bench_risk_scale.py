@@ -97,8 +97,10 @@ import duckdb
 import numpy as np
 from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
+
+from povguard.ui import progress_bar
 
 RESULTS = Path(__file__).parent / "results"
 WORK = Path("/tmp/riskscale")
@@ -267,13 +269,7 @@ def ensure_base(base: Path, pack: Any) -> dict[str, float]:
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    return progress_bar(console)
 
 
 def _cache_key(base: Path, replicas: int) -> dict[str, Any]:

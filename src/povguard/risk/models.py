@@ -376,10 +376,26 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def feature_names(self) -> list[str]:
         """Feature names seen in ``fit`` (``x0``, ``x1``, ... for arrays)."""
         check_is_fitted(self)
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            return [f"x{i}" for i in range(self.n_features_in_)]
-        return [str(n) for n in names]
+        return fitted_feature_names(self)
+
+
+def fitted_feature_names(estimator: Any) -> list[str]:
+    """Column names a fitted estimator saw (``x0``, ``x1``, ... when fitted on arrays).
+
+    Parameters
+    ----------
+    estimator : estimator
+        A fitted scikit-learn estimator (``n_features_in_``, maybe ``feature_names_in_``).
+
+    Returns
+    -------
+    list[str]
+        The names, in column order.
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None:
+        return [f"x{i}" for i in range(estimator.n_features_in_)]
+    return [str(n) for n in names]
 
 
 def paper_models(random_state: int | None = 0, n_jobs: int | None = None) -> dict[str, Pipeline]:

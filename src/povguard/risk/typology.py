@@ -30,6 +30,7 @@ from sklearn.utils import Tags, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from povguard.errors import ConfigError
+from povguard.risk.models import fitted_feature_names
 
 __all__ = ["Profile", "RiskTypology", "default_naming_table"]
 
@@ -259,7 +260,7 @@ class RiskTypology(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.n_clusters_ = int(self.kmeans_.n_clusters)
         self.cluster_centers_: NDArray[np.float64] = self.kmeans_.cluster_centers_
 
-        names = self._feature_names()
+        names = fitted_feature_names(self)
         table = default_naming_table() if self.naming is None else self.naming
         titles = _name_clusters(self.cluster_centers_, names, table)
         profiles = []
@@ -297,12 +298,6 @@ class RiskTypology(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         self.stability_scores_ = np.asarray(scores, dtype=float)
         self.stability_ = float(self.stability_scores_.mean()) if scores else float("nan")
         return self
-
-    def _feature_names(self) -> list[str]:
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            return [f"x{i}" for i in range(self.n_features_in_)]
-        return [str(f) for f in names]
 
     def transform_standardised(self, X: Any) -> NDArray[np.float64]:
         """Households' features imputed and standardised as in ``fit``.
